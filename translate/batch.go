@@ -1,0 +1,119 @@
+package translate
+
+import "strconv"
+
+// This file builds the one upstream call of a plan: a direct call for one
+// command that needs upstream, a POST {base}/$batch for 2–20.
+
+// Call is the one upstream HTTP request for a plan.
+type Call struct {
+	Method string
+	// Path is the escaped absolute path on the upstream host, base path
+	// included, e.g. "/v1.0/me/mailFolders/inbox/messages/delta". For a sync
+	// continuation it is Graph's own link path, verbatim.
+	Path string
+	// RawQuery is the escaped query without '?', e.g.
+	// "$select=id,subject&$filter=receivedDateTime%20ge%202026-01-01T00:00:00Z".
+	RawQuery string
+	// Prefer holds the values for Prefer headers, one header per value,
+	// e.g. `odata.maxpagesize=50`, `IdType="ImmutableId"`.
+	Prefer []string
+	// ContentType is the request body's media type; "" when Body is nil.
+	ContentType string
+	// Body is the request body (the $batch envelope), nil for a GET.
+	Body []byte
+}
+
+// Prefer values.
+const (
+	preferImmutableID = `IdType="ImmutableId"`
+	batchContentType  = "application/json"
+)
+
+// maxPageSizePrefer holds "odata.maxpagesize=N" for N = 0..200 (index 0 unused).
+var maxPageSizePrefer = func() (t [maxWindow + 1]string) {
+	for i := 1; i <= maxWindow; i++ {
+		t[i] = "odata.maxpagesize=" + strconv.Itoa(i)
+	}
+	return t
+}()
+
+// preferFor appends the Prefer values of command c to dst.
+func (t *Translator) preferFor(dst []string, c *command) []string {
+	if c.op.isSync() && c.window >= 1 && c.window <= maxWindow {
+		dst = append(dst, maxPageSizePrefer[c.window])
+	}
+	if c.op == opMailGet || c.op == opMailSync {
+		if bp := bodyPreference(c); bp != "" {
+			dst = append(dst, bp)
+		}
+	}
+	if t.immutableIDs {
+		dst = append(dst, preferImmutableID)
+	}
+	return dst
+}
+
+// buildCall sets p.Upstream from the commands that passed validation.
+func (p *Plan) buildCall() {
+	t := p.t
+	switch {
+	case p.sent == 0:
+		p.Upstream = nil
+		return
+	case p.sent == 1:
+		for i := 0; i < p.n; i++ {
+			c := &p.cmds[i]
+			if c.err != nil {
+				continue
+			}
+			p.call = Call{Method: "GET", Path: t.basePath + c.url[:c.pathLen]}
+			if c.pathLen < len(c.url) {
+				p.call.RawQuery = c.url[c.pathLen+1:]
+			}
+			p.call.Prefer = t.preferFor(p.prefer[:0], c)
+			break
+		}
+		p.Upstream = &p.call
+		return
+	}
+	buf := getBuf()
+	b := append((*buf)[:0], `{"requests":[`...)
+	first := true
+	var prefer [4]string
+	for i := 0; i < p.n; i++ {
+		c := &p.cmds[i]
+		if c.err != nil {
+			continue
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		// The item id is the command's index in the envelope.
+		b = append(b, `{"id":"`...)
+		b = strconv.AppendInt(b, int64(i), 10)
+		b = append(b, `","method":"GET","url":`...)
+		b = appendJSONString(b, c.url)
+		if pv := t.preferFor(prefer[:0], c); len(pv) > 0 {
+			b = append(b, `,"headers":{"Prefer":"`...)
+			for j, v := range pv {
+				if j > 0 {
+					b = append(b, ", "...)
+				}
+				b = appendJSONEscaped(b, v)
+			}
+			b = append(b, `"}`...)
+		}
+		b = append(b, '}')
+	}
+	b = append(b, "]}"...)
+	*buf = b
+	p.body = buf
+	p.call = Call{Method: "POST", Path: t.basePath + "/$batch", ContentType: batchContentType, Body: b}
+	if t.immutableIDs {
+		p.prefer[0] = preferImmutableID
+		p.call.Prefer = p.prefer[:1]
+	}
+	p.Upstream = &p.call
+}

@@ -1,0 +1,284 @@
+package translate
+
+import (
+	"bytes"
+	"sync"
+
+	"github.com/tidwall/gjson"
+)
+
+// This file parses and validates the device batch envelope (DEVICE_API.md §3)
+// and turns it into a Plan.
+
+// maxEnvelopeDepth bounds JSON nesting in a device envelope. It is checked by
+// a byte scan before any recursive parser runs.
+const maxEnvelopeDepth = 32
+
+// maxUpstreamDepth bounds JSON nesting in an upstream answer.
+const maxUpstreamDepth = 64
+
+// opKind identifies a command of the registry.
+type opKind uint8
+
+const (
+	opUnknown opKind = iota
+	opFoldersSync
+	opFolderGet
+	opMailSync
+	opMailGet
+	numOps
+)
+
+// opNames are the registry's op names, indexed by opKind. opUnknown's name is
+// the metrics label for any op outside the registry.
+var opNames = [numOps]string{"unknown", "folders.sync", "folder.get", "mail.sync", "mail.get"}
+
+// String returns the op's device name, or "unknown".
+func (k opKind) String() string {
+	if k >= numOps {
+		return opNames[opUnknown]
+	}
+	return opNames[k]
+}
+
+func (k opKind) isSync() bool { return k == opFoldersSync || k == opMailSync }
+
+func lookupOp(s string) opKind {
+	for k := opFoldersSync; k < numOps; k++ {
+		if opNames[k] == s {
+			return k
+		}
+	}
+	return opUnknown
+}
+
+// bodyKind is mail.get's body argument.
+type bodyKind uint8
+
+const (
+	bodyText bodyKind = iota
+	bodyHTML
+	bodyNone
+)
+
+// command is one validated device command and what it becomes upstream.
+type command struct {
+	id      string
+	op      opKind
+	err     *Error // validation failure: the result, no upstream sub-request
+	mailbox string // validated mailbox argument as given; "" means /me
+	folder  string // normalized folder argument
+	msgID   string // mail.get id
+	window  int    // sync page size (1–200)
+	fields  fieldSet
+	body    bodyKind
+	since   string // UTC RFC 3339, first mail.sync call only
+	link    string // continuation link from the state, relative to the base path
+	scope   string // state scope (sync ops): see scopeOf
+	url     string // escaped upstream path[?query] relative to the base path
+	pathLen int    // length of the path part of url
+}
+
+// scopeOf returns the state scope of the command: the mailbox (lower case) and,
+// for mail.sync, the folder.
+func (c *command) scopeOf() string {
+	mb := lowerASCII(c.mailbox)
+	if c.op == opMailSync {
+		return mb + "\x00" + c.folder
+	}
+	return mb
+}
+
+// Plan is one device request turned into (at most) one upstream call. Create
+// it with Translator.Plan, send Upstream, hand the answer to Respond, then Release.
+// A Plan is not safe for concurrent use.
+type Plan struct {
+	// Upstream is the one upstream call; nil when no command needs upstream
+	// (every command failed validation): then call Respond(dst, 0, nil, nil).
+	Upstream *Call
+
+	t       *Translator
+	cmds    [MaxBatchCommands]command
+	n       int
+	sent    int // commands that go upstream
+	call    Call
+	prefer  [4]string
+	body    *[]byte // pooled $batch body
+	scratch *[]byte // pooled sealing scratch
+	results [MaxBatchCommands]Result
+	items   [MaxBatchCommands]batchItem
+}
+
+var planPool = sync.Pool{New: func() any { return new(Plan) }}
+
+// Release returns the plan's pooled memory; the plan, its Call and the
+// Results of its Outcome must not be used afterwards.
+func (p *Plan) Release() {
+	if p == nil {
+		return
+	}
+	putBuf(p.body)
+	putBuf(p.scratch)
+	*p = Plan{}
+	planPool.Put(p)
+}
+
+// Plan parses and validates a device batch envelope (the raw POST body) and
+// builds the single upstream call. An envelope-level problem returns an
+// *Error (400 invalid_request) and no plan. Per-command problems become that
+// command's result; they never fail the envelope.
+func (t *Translator) Plan(body []byte) (*Plan, *Error) {
+	if !depthWithin(body, maxEnvelopeDepth) {
+		return nil, invalidRequest(msgTooDeep)
+	}
+	if !gjson.ValidBytes(body) {
+		return nil, invalidRequest(msgBodyNotJSON)
+	}
+	// One copy of the device body: everything the plan keeps refers to it, so
+	// the caller may reuse its buffer.
+	root := gjson.Parse(string(body))
+	if !root.IsObject() {
+		return nil, invalidRequest(msgBodyNotObject)
+	}
+	var commands gjson.Result
+	dup := false
+	root.ForEach(func(k, v gjson.Result) bool {
+		if k.Str == "commands" {
+			if commands.Exists() {
+				dup = true
+				return false
+			}
+			commands = v
+		}
+		return true
+	})
+	if dup {
+		return nil, invalidRequest(msgDuplicateMember)
+	}
+	if !commands.IsArray() {
+		return nil, invalidRequest(msgNoCommands)
+	}
+	count := 0
+	commands.ForEach(func(_, _ gjson.Result) bool { count++; return count <= t.maxCommands })
+	if count == 0 {
+		return nil, invalidRequest(msgNoCommands)
+	}
+	if count > t.maxCommands {
+		return nil, invalidRequest(msgTooManyCommands)
+	}
+
+	p := planPool.Get().(*Plan)
+	p.t = t
+	var envErr *Error
+	commands.ForEach(func(_, v gjson.Result) bool {
+		envErr = p.addCommand(v)
+		return envErr == nil
+	})
+	if envErr != nil {
+		p.Release()
+		return nil, envErr
+	}
+	for i := 0; i < p.n; i++ {
+		c := &p.cmds[i]
+		if c.err == nil {
+			p.sent++
+		}
+	}
+	p.buildCall()
+	return p, nil
+}
+
+// addCommand parses one element of commands: envelope-level checks first
+// (object, id, op type, args type), then the op's own validation.
+func (p *Plan) addCommand(v gjson.Result) *Error {
+	if !v.IsObject() {
+		return invalidRequest(msgCommandNotObject)
+	}
+	var id, op, args gjson.Result
+	dup := false
+	v.ForEach(func(k, val gjson.Result) bool {
+		var slot *gjson.Result
+		switch k.Str {
+		case "id":
+			slot = &id
+		case "op":
+			slot = &op
+		case "args":
+			slot = &args
+		default:
+			return true // unknown members are ignored (forward compatibility)
+		}
+		if slot.Exists() {
+			dup = true
+			return false
+		}
+		*slot = val
+		return true
+	})
+	if dup {
+		return invalidRequest(msgDuplicateMember)
+	}
+	if id.Type != gjson.String || !validCommandID(id.Str) {
+		return invalidRequest(msgBadCommandID)
+	}
+	for i := 0; i < p.n; i++ {
+		if p.cmds[i].id == id.Str {
+			return invalidRequest(msgDuplicateCommandID)
+		}
+	}
+	if op.Type != gjson.String {
+		return invalidRequest(msgOpNotString)
+	}
+	if args.Exists() && !args.IsObject() {
+		return invalidRequest(msgArgsNotObject)
+	}
+	c := &p.cmds[p.n]
+	p.n++
+	c.id = id.Str
+	c.op = lookupOp(op.Str)
+	if c.op == opUnknown {
+		c.err = invalidArgs(msgUnknownOp)
+		return nil
+	}
+	c.err = p.t.parseArgs(c, args)
+	if c.err == nil {
+		c.buildURL()
+	}
+	return nil
+}
+
+// depthWithin reports whether the JSON nesting of b (arrays and objects,
+// brackets inside strings not counted) stays within max. It is a flat byte
+// scan, safe to run on hostile input before any recursive parser.
+func depthWithin(b []byte, max int) bool {
+	depth := 0
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			// Skip the string: find a quote not escaped by an odd run of backslashes.
+			start := i + 1
+			for {
+				k := bytes.IndexByte(b[i+1:], '"')
+				if k < 0 {
+					return true // unterminated: the validator rejects it
+				}
+				i += 1 + k
+				n := 0
+				for j := i - 1; j >= start && b[j] == '\\'; j-- {
+					n++
+				}
+				if n%2 == 0 {
+					break
+				}
+			}
+		case '{', '[':
+			depth++
+			if depth > max {
+				return false
+			}
+		case '}', ']':
+			depth--
+		}
+	}
+	return true
+}

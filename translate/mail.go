@@ -1,0 +1,355 @@
+package translate
+
+import "github.com/tidwall/gjson"
+
+// This file holds the mail commands: mail.sync and mail.get.
+// Message: {"id","folder","conv","subject","from","to","cc","bcc","received",
+// "sent","preview","read","flag","importance","att","cats","draft","body"} ←
+// id, parentFolderId, conversationId, subject, from, toRecipients,
+// ccRecipients, bccRecipients, receivedDateTime, sentDateTime, bodyPreview,
+// isRead, flag.flagStatus, importance, hasAttachments, categories, isDraft, body.
+
+// fieldSet is a bit set of message field slots (bit i = slot i).
+type fieldSet uint32
+
+// Message field slots, in device output order.
+const (
+	mfID = iota
+	mfFolder
+	mfConv
+	mfSubject
+	mfFrom
+	mfTo
+	mfCc
+	mfBcc
+	mfReceived
+	mfSent
+	mfPreview
+	mfRead
+	mfFlag
+	mfImportance
+	mfAtt
+	mfCats
+	mfDraft
+	mfBody
+	numMessageFields
+)
+
+// messageFields are the device names, messageGraphFields the Graph $select names.
+var (
+	messageFields = [numMessageFields]string{"id", "folder", "conv", "subject", "from", "to", "cc", "bcc",
+		"received", "sent", "preview", "read", "flag", "importance", "att", "cats", "draft", "body"}
+	messageGraphFields = [numMessageFields]string{"id", "parentFolderId", "conversationId", "subject", "from",
+		"toRecipients", "ccRecipients", "bccRecipients", "receivedDateTime", "sentDateTime", "bodyPreview",
+		"isRead", "flag", "importance", "hasAttachments", "categories", "isDraft", "body"}
+)
+
+const (
+	// messageFieldsAll is every message field.
+	messageFieldsAll fieldSet = 1<<numMessageFields - 1
+	// messageFieldsSyncDefault is mail.sync's default: every field but bcc and body.
+	messageFieldsSyncDefault = messageFieldsAll &^ (1<<mfBcc | 1<<mfBody)
+)
+
+func lookupMessageField(name string) (int, bool) {
+	for i, n := range messageFields {
+		if n == name {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+func messageSlot(graphName string) int {
+	switch graphName {
+	case "id":
+		return mfID
+	case "parentFolderId":
+		return mfFolder
+	case "conversationId":
+		return mfConv
+	case "subject":
+		return mfSubject
+	case "from":
+		return mfFrom
+	case "toRecipients":
+		return mfTo
+	case "ccRecipients":
+		return mfCc
+	case "bccRecipients":
+		return mfBcc
+	case "receivedDateTime":
+		return mfReceived
+	case "sentDateTime":
+		return mfSent
+	case "bodyPreview":
+		return mfPreview
+	case "isRead":
+		return mfRead
+	case "flag":
+		return mfFlag
+	case "importance":
+		return mfImportance
+	case "hasAttachments":
+		return mfAtt
+	case "categories":
+		return mfCats
+	case "isDraft":
+		return mfDraft
+	case "body":
+		return mfBody
+	}
+	return -1
+}
+
+// appendMessageSelect appends $select=… for the fields of set, in canonical order.
+func appendMessageSelect(dst []byte, set fieldSet) []byte {
+	dst = append(dst, "$select="...)
+	first := true
+	for i := 0; i < numMessageFields; i++ {
+		if set&(1<<i) == 0 {
+			continue
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = append(dst, messageGraphFields[i]...)
+	}
+	return dst
+}
+
+// bodyPreference returns the outlook.body-content-type preference for a mail
+// command, or "" when no body is selected.
+func bodyPreference(c *command) string {
+	if c.fields&(1<<mfBody) == 0 {
+		return ""
+	}
+	if c.op == opMailGet && c.body == bodyHTML {
+		return `outlook.body-content-type="html"`
+	}
+	return `outlook.body-content-type="text"`
+}
+
+// messageValues holds the Graph values of one message, by field slot.
+type messageValues [numMessageFields]gjson.Result
+
+// collectMessage reads obj once into vals and reports whether it carries @removed.
+func collectMessage(obj gjson.Result, vals *messageValues) (removed bool) {
+	*vals = messageValues{}
+	eachMember(obj.Raw, func(k string, v gjson.Result) bool {
+		if s := messageSlot(k); s >= 0 {
+			vals[s] = v
+		} else if k == "@removed" {
+			removed = true
+		}
+		return true
+	})
+	return removed
+}
+
+// appendMessageChange writes one sync change for a Graph delta item:
+// {"op":"delete","id":…} for @removed, else {"op":"upsert","message":{…}}.
+// It returns false (nothing written) when the item has no string id.
+func appendMessageChange(dst []byte, item gjson.Result, vals *messageValues, set fieldSet) ([]byte, bool) {
+	removed := collectMessage(item, vals)
+	if vals[mfID].Type != gjson.String {
+		return dst, false
+	}
+	if removed {
+		dst = append(dst, `{"op":"delete","id":`...)
+		dst = appendStringToken(dst, vals[mfID])
+		return append(dst, '}'), true
+	}
+	dst = append(dst, `{"op":"upsert","message":`...)
+	dst = appendMessage(dst, vals, set)
+	return append(dst, '}'), true
+}
+
+// appendMessage writes the device form of a collected message with the
+// fields of set; absent, null and ill-typed values are omitted.
+func appendMessage(dst []byte, vals *messageValues, set fieldSet) []byte {
+	first := true
+	dst = append(dst, '{')
+	for i := 0; i < numMessageFields; i++ {
+		if set&(1<<i) == 0 {
+			continue
+		}
+		v := vals[i]
+		switch i {
+		case mfID, mfFolder, mfConv, mfSubject, mfReceived, mfSent, mfPreview, mfImportance:
+			if v.Type != gjson.String {
+				continue
+			}
+			dst = appendKey(dst, &first, messageFields[i])
+			dst = appendStringToken(dst, v)
+		case mfRead, mfAtt, mfDraft:
+			if v.Type != gjson.True && v.Type != gjson.False {
+				continue
+			}
+			dst = appendKey(dst, &first, messageFields[i])
+			dst = appendBool(dst, v.Type == gjson.True)
+		case mfFrom:
+			if !v.IsObject() {
+				continue
+			}
+			mark, wasFirst := len(dst), first
+			dst = appendKey(dst, &first, messageFields[i])
+			var ok bool
+			if dst, ok = appendPerson(dst, v); !ok {
+				dst, first = dst[:mark], wasFirst
+			}
+		case mfTo, mfCc, mfBcc:
+			if !v.IsArray() {
+				continue
+			}
+			dst = appendKey(dst, &first, messageFields[i])
+			dst = appendRecipients(dst, v)
+		case mfFlag:
+			var st gjson.Result
+			eachMember(v.Raw, func(k string, fv gjson.Result) bool {
+				if k == "flagStatus" {
+					st = fv
+					return false
+				}
+				return true
+			})
+			if st.Type != gjson.String {
+				continue
+			}
+			var out string
+			switch jsonStr(st) {
+			case "notFlagged":
+				out = `"none"`
+			case "flagged":
+				out = `"flagged"`
+			case "complete":
+				out = `"complete"`
+			default:
+				continue
+			}
+			dst = appendKey(dst, &first, messageFields[i])
+			dst = append(dst, out...)
+		case mfCats:
+			if !v.IsArray() {
+				continue
+			}
+			dst = appendKey(dst, &first, messageFields[i])
+			dst = appendStringArray(dst, v)
+		case mfBody:
+			if !v.IsObject() {
+				continue
+			}
+			dst = appendKey(dst, &first, messageFields[i])
+			dst = appendBody(dst, v)
+		}
+	}
+	return append(dst, '}')
+}
+
+// appendPerson writes {"name","addr"} from a recipient {"emailAddress":{name,address}};
+// false when neither is a string.
+func appendPerson(dst []byte, recipient gjson.Result) ([]byte, bool) {
+	var name, addr gjson.Result
+	eachMember(recipient.Raw, func(k string, v gjson.Result) bool {
+		if k != "emailAddress" {
+			return true
+		}
+		eachMember(v.Raw, func(k2 string, v2 gjson.Result) bool {
+			switch k2 {
+			case "name":
+				name = v2
+			case "address":
+				addr = v2
+			}
+			return true
+		})
+		return false
+	})
+	if name.Type != gjson.String && addr.Type != gjson.String {
+		return dst, false
+	}
+	first := true
+	dst = append(dst, '{')
+	if name.Type == gjson.String {
+		dst = appendKey(dst, &first, "name")
+		dst = appendStringToken(dst, name)
+	}
+	if addr.Type == gjson.String {
+		dst = appendKey(dst, &first, "addr")
+		dst = appendStringToken(dst, addr)
+	}
+	return append(dst, '}'), true
+}
+
+// appendRecipients writes an array of persons, skipping unusable entries.
+func appendRecipients(dst []byte, arr gjson.Result) []byte {
+	dst = append(dst, '[')
+	n := 0
+	eachElement(arr.Raw, func(r gjson.Result) bool {
+		if !r.IsObject() {
+			return true
+		}
+		mark := len(dst)
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		var ok bool
+		if dst, ok = appendPerson(dst, r); ok {
+			n++
+		} else {
+			dst = dst[:mark]
+		}
+		return true
+	})
+	return append(dst, ']')
+}
+
+// appendStringArray writes the string elements of arr, skipping the others.
+func appendStringArray(dst []byte, arr gjson.Result) []byte {
+	dst = append(dst, '[')
+	n := 0
+	eachElement(arr.Raw, func(s gjson.Result) bool {
+		if s.Type != gjson.String {
+			return true
+		}
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendStringToken(dst, s)
+		n++
+		return true
+	})
+	return append(dst, ']')
+}
+
+// appendBody writes {"type":"text"|"html","content":…} from an itemBody.
+func appendBody(dst []byte, body gjson.Result) []byte {
+	var typ, content gjson.Result
+	eachMember(body.Raw, func(k string, v gjson.Result) bool {
+		switch k {
+		case "contentType":
+			typ = v
+		case "content":
+			content = v
+		}
+		return true
+	})
+	first := true
+	dst = append(dst, '{')
+	if typ.Type == gjson.String {
+		switch {
+		case equalFoldASCII(jsonStr(typ), "text"):
+			dst = appendKey(dst, &first, "type")
+			dst = append(dst, `"text"`...)
+		case equalFoldASCII(jsonStr(typ), "html"):
+			dst = appendKey(dst, &first, "type")
+			dst = append(dst, `"html"`...)
+		}
+	}
+	if content.Type == gjson.String {
+		dst = appendKey(dst, &first, "content")
+		dst = appendStringToken(dst, content)
+	}
+	return append(dst, '}')
+}

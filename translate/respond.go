@@ -1,0 +1,562 @@
+package translate
+
+import (
+	"bytes"
+	"encoding/base64"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/tidwall/gjson"
+)
+
+// This file translates the upstream answer into the device response and maps
+// upstream failures onto device errors (DEVICE_API.md §3).
+
+// Outcome is what Respond reports for the device response.
+type Outcome struct {
+	// Status is the HTTP status for the device: 200, or the envelope-level error status.
+	Status int
+	// RetryAfter is the seconds for the device's Retry-After header; 0 = none.
+	RetryAfter int
+	// WWWAuthenticate is the upstream WWW-Authenticate to copy verbatim (on 401).
+	WWWAuthenticate string
+	// UpstreamRequestID is Graph's request-id header, for X-Upstream-Request-Id.
+	UpstreamRequestID string
+	// Results has one entry per command in device order (empty on an
+	// envelope-level failure). It is owned by the plan: valid until Release.
+	Results []Result
+}
+
+// Result summarizes one command's result for logs and metrics.
+type Result struct {
+	// Op is the command's op, or "unknown" for ops outside the registry (bounded cardinality).
+	Op string
+	// Status is the result's status: 200 on success, the error's status otherwise.
+	Status int
+	// Code is the error code; "" on success.
+	Code string
+}
+
+// batchItem is one command's upstream answer: the direct call's, or its
+// $batch response item.
+type batchItem struct {
+	present bool
+	status  int
+	headers gjson.Result // $batch item headers object; absent for a direct call
+	body    gjson.Result // parsed JSON body, if any
+}
+
+// responder carries the context of one Respond call.
+type responder struct {
+	header     http.Header
+	direct     bool
+	now        time.Time
+	throttleRA int // largest Retry-After among the 429 items of a $batch answer
+}
+
+// Respond translates the upstream answer (status, headers, the whole body)
+// into the device's response body, appended to dst, and reports what to
+// send. status 0 means no upstream call was made (Upstream is nil, or the
+// caller could not get an answer: then 502 upstream_error). body is only
+// read during the call.
+func (p *Plan) Respond(dst *bytes.Buffer, status int, header http.Header, body []byte) Outcome {
+	out := Outcome{Status: http.StatusOK}
+	if header != nil {
+		out.UpstreamRequestID = sanitizeToken(header.Get("Request-Id"))
+	}
+	for i := range p.items {
+		p.items[i] = batchItem{}
+	}
+	r := responder{header: header, direct: p.sent == 1}
+	if p.Upstream != nil {
+		r.now = p.t.now()
+	}
+	b := dst.AvailableBuffer()
+	var fail Error
+	switch {
+	case p.Upstream == nil:
+	case status == 0:
+		fail = Error{Status: http.StatusBadGateway, Code: CodeUpstreamError, Message: msgNoUpstreamAnswer}
+	default:
+		fail = p.readAnswer(&r, &out, status, header, body)
+	}
+	if fail.Code != "" {
+		if fail.RequestID == "" {
+			fail.RequestID = out.UpstreamRequestID
+		}
+		out.Status = fail.Status
+		out.RetryAfter = fail.RetryAfter
+		b = fail.AppendEnvelope(b)
+		dst.Write(b)
+		return out
+	}
+	b = p.appendResults(b, &r, out.UpstreamRequestID)
+	out.Results = p.results[:p.n]
+	dst.Write(b)
+	return out
+}
+
+// readAnswer parses the answer into p.items, or returns the envelope-level failure.
+func (p *Plan) readAnswer(r *responder, out *Outcome, status int, header http.Header, body []byte) Error {
+	var root gjson.Result
+	parsed := len(body) > 0 && depthWithin(body, maxUpstreamDepth) && gjson.ValidBytes(body)
+	if parsed {
+		root = gjson.Parse(bytesToString(body))
+	}
+	if fail, ok := envelopeFailure(status, header, root, r.direct, r.now); ok {
+		if fail.Status == http.StatusUnauthorized && header != nil {
+			out.WWWAuthenticate = strings.Join(header.Values("Www-Authenticate"), ", ")
+		}
+		return fail
+	}
+	if status/100 == 2 && (!parsed || !root.IsObject()) {
+		return Error{Status: http.StatusBadGateway, Code: CodeUpstreamError, Message: msgUpstreamMalformed}
+	}
+	if r.direct {
+		for i := 0; i < p.n; i++ {
+			if p.cmds[i].err == nil {
+				p.items[i] = batchItem{present: true, status: status, body: root}
+			}
+		}
+		return Error{}
+	}
+	responses := root.Get("responses")
+	if !responses.IsArray() {
+		return Error{Status: http.StatusBadGateway, Code: CodeUpstreamError, Message: msgUpstreamMalformed}
+	}
+	responses.ForEach(func(_, item gjson.Result) bool {
+		p.readBatchItem(r, item)
+		return true
+	})
+	return Error{}
+}
+
+// readBatchItem files one $batch response item under its command. Items with
+// an unknown, duplicate or malformed id are ignored.
+func (p *Plan) readBatchItem(r *responder, item gjson.Result) {
+	if !item.IsObject() {
+		return
+	}
+	var id, status, headers, body gjson.Result
+	item.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "id":
+			id = v
+		case "status":
+			status = v
+		case "headers":
+			headers = v
+		case "body":
+			body = v
+		}
+		return true
+	})
+	if id.Type != gjson.String || len(id.Str) == 0 || len(id.Str) > 2 || status.Type != gjson.Number {
+		return
+	}
+	idx, err := strconv.Atoi(id.Str)
+	if err != nil || idx < 0 || idx >= p.n || p.cmds[idx].err != nil || p.items[idx].present || strconv.Itoa(idx) != id.Str {
+		return
+	}
+	st := int(status.Num)
+	if float64(st) != status.Num {
+		return
+	}
+	if body.Type == gjson.String {
+		body = decodeStringBody(body.Str)
+	}
+	p.items[idx] = batchItem{present: true, status: st, headers: headers, body: body}
+	if st == http.StatusTooManyRequests {
+		if ra, ok := parseRetryAfter(itemHeader(headers, "Retry-After"), r.now); ok && ra > r.throttleRA {
+			r.throttleRA = ra
+		}
+	}
+}
+
+// decodeStringBody handles a $batch item body sent as a base64(url) string
+// (non-JSON media type): it is decoded and parsed when it holds JSON.
+func decodeStringBody(s string) gjson.Result {
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		raw, err := enc.DecodeString(s)
+		if err != nil {
+			continue
+		}
+		if depthWithin(raw, maxUpstreamDepth) && gjson.ValidBytes(raw) {
+			return gjson.ParseBytes(raw)
+		}
+		break
+	}
+	return gjson.Result{}
+}
+
+// appendResults writes {"results":[…]} in device order and fills p.results.
+func (p *Plan) appendResults(b []byte, r *responder, envRequestID string) []byte {
+	b = append(b, `{"results":[`...)
+	for i := 0; i < p.n; i++ {
+		c := &p.cmds[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"id":"`...)
+		b = append(b, c.id...) // [A-Za-z0-9._-] only
+		b = append(b, `","status":`...)
+		mark := len(b)
+		var fail Error
+		switch {
+		case c.err != nil:
+			fail = *c.err
+		case !p.items[i].present:
+			fail = Error{Status: http.StatusBadGateway, Code: CodeUpstreamError, Message: msgUpstreamMissing, RequestID: envRequestID}
+		default:
+			it := &p.items[i]
+			if it.status/100 == 2 {
+				b = append(b, `200,"data":`...)
+				b, fail = p.appendData(b, c, it.body)
+				if fail.Code != "" {
+					b = b[:mark]
+				}
+			} else {
+				fail = p.commandFailure(r, it)
+			}
+			if fail.Code != "" && fail.RequestID == "" {
+				fail.RequestID = envRequestID
+			}
+		}
+		if fail.Code != "" {
+			b = appendInt(b, fail.Status)
+			b = append(b, `,"error":`...)
+			b = fail.AppendObject(b)
+			p.results[i] = Result{Op: c.op.String(), Status: fail.Status, Code: fail.Code}
+		} else {
+			p.results[i] = Result{Op: c.op.String(), Status: http.StatusOK}
+		}
+		b = append(b, '}')
+	}
+	return append(b, "]}"...)
+}
+
+// appendData writes the data of a successful command from its upstream body.
+func (p *Plan) appendData(b []byte, c *command, body gjson.Result) ([]byte, Error) {
+	malformed := Error{Status: http.StatusBadGateway, Code: CodeUpstreamError, Message: msgUpstreamMalformed}
+	if !body.IsObject() {
+		return b, malformed
+	}
+	switch c.op {
+	case opFoldersSync, opMailSync:
+		return p.appendSyncData(b, c, body)
+	case opFolderGet:
+		var vals folderValues
+		collectFolder(body, &vals)
+		if vals[ffID].Type != gjson.String {
+			return b, malformed
+		}
+		b = append(b, `{"folder":`...)
+		b = appendFolder(b, &vals)
+		return append(b, '}'), Error{}
+	case opMailGet:
+		var vals messageValues
+		collectMessage(body, &vals)
+		if vals[mfID].Type != gjson.String {
+			return b, malformed
+		}
+		b = append(b, `{"message":`...)
+		b = appendMessage(b, &vals, c.fields)
+		return append(b, '}'), Error{}
+	}
+	return b, malformed
+}
+
+// appendSyncData writes {"changes":[…],"state":"…","more":bool} for one delta page.
+func (p *Plan) appendSyncData(b []byte, c *command, page gjson.Result) ([]byte, Error) {
+	var value, next, delta gjson.Result
+	page.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "value":
+			value = v
+		case "@odata.nextLink":
+			next = v
+		case "@odata.deltaLink":
+			delta = v
+		}
+		return true
+	})
+	if value.Exists() && !value.IsArray() {
+		return b, Error{Status: http.StatusBadGateway, Code: CodeUpstreamError, Message: msgUpstreamMalformed}
+	}
+	link, more := next, true
+	if link.Type != gjson.String {
+		link, more = delta, false
+	}
+	if link.Type != gjson.String {
+		return b, Error{Status: http.StatusBadGateway, Code: CodeUpstreamError, Message: msgUpstreamNoLink}
+	}
+	rel, ok := p.t.relativeLink(link.Str)
+	if !ok {
+		return b, Error{Status: http.StatusBadGateway, Code: CodeUpstreamError, Message: msgUpstreamBadLink}
+	}
+	b = append(b, `{"changes":[`...)
+	n := 0
+	if c.op == opMailSync {
+		var vals messageValues
+		eachElement(value.Raw, func(item gjson.Result) bool {
+			if !item.IsObject() {
+				return true
+			}
+			mark := len(b)
+			if n > 0 {
+				b = append(b, ',')
+			}
+			var ok bool
+			if b, ok = appendMessageChange(b, item, &vals, c.fields); ok {
+				n++
+			} else {
+				b = b[:mark]
+			}
+			return true
+		})
+	} else {
+		var vals folderValues
+		eachElement(value.Raw, func(item gjson.Result) bool {
+			if !item.IsObject() {
+				return true
+			}
+			mark := len(b)
+			if n > 0 {
+				b = append(b, ',')
+			}
+			var ok bool
+			if b, ok = appendFolderChange(b, item, &vals); ok {
+				n++
+			} else {
+				b = b[:mark]
+			}
+			return true
+		})
+	}
+	b = append(b, `],"state":"`...)
+	if p.scratch == nil {
+		p.scratch = getBuf()
+	}
+	b = p.t.sealState(b, p.scratch, c.op, c.scope, c.window, c.fields, rel)
+	b = append(b, `","more":`...)
+	b = appendBool(b, more)
+	return append(b, '}'), Error{}
+}
+
+// envelopeFailure maps an upstream status that fails the whole device
+// request: 401, 429, 5xx for any call; for a $batch also 424 (treated as
+// throttling) and any other non-2xx envelope status.
+func envelopeFailure(status int, header http.Header, root gjson.Result, direct bool, now time.Time) (Error, bool) {
+	var e Error
+	switch {
+	case status == http.StatusUnauthorized:
+		e = Error{Status: http.StatusUnauthorized, Code: CodeUnauthenticated, Message: msgUnauthenticated}
+	case status == http.StatusTooManyRequests || (!direct && status == http.StatusFailedDependency):
+		e = Error{Status: http.StatusTooManyRequests, Code: CodeThrottled, Message: msgThrottled, RetryAfter: DefaultRetryAfter}
+		if ra, ok := parseRetryAfter(headerGet(header, "Retry-After"), now); ok {
+			e.RetryAfter = ra
+		}
+	case status >= 500 && status <= 599:
+		e = serverFailure(status, headerGet(header, "Retry-After"), now)
+	case !direct && status/100 != 2:
+		e = Error{Status: http.StatusBadGateway, Code: CodeUpstreamError, Message: msgUpstreamError}
+	default:
+		return e, false
+	}
+	code, rid := errorInfo(root)
+	e.UpstreamCode = code
+	if e.RequestID = sanitizeToken(headerGet(header, "Request-Id")); e.RequestID == "" {
+		e.RequestID = rid
+	}
+	return e, true
+}
+
+// serverFailure maps a 5xx: 503 → upstream_unavailable, 504 →
+// upstream_timeout (Retry-After copied when present), others → 502 upstream_error.
+func serverFailure(status int, retryAfter string, now time.Time) Error {
+	var e Error
+	switch status {
+	case http.StatusServiceUnavailable:
+		e = Error{Status: status, Code: CodeUpstreamUnavailable, Message: msgUpstreamUnavailable}
+	case http.StatusGatewayTimeout:
+		e = Error{Status: status, Code: CodeUpstreamTimeout, Message: msgUpstreamTimeout}
+	default:
+		return Error{Status: http.StatusBadGateway, Code: CodeUpstreamError, Message: msgUpstreamError}
+	}
+	if ra, ok := parseRetryAfter(retryAfter, now); ok {
+		e.RetryAfter = ra
+	}
+	return e
+}
+
+// commandFailure maps one command's non-2xx upstream status (a direct call's
+// 4xx, or a $batch item's own status) to its result.
+func (p *Plan) commandFailure(r *responder, it *batchItem) Error {
+	code, rid := errorInfo(it.body)
+	var retryAfter, requestID string
+	if r.direct {
+		retryAfter = headerGet(r.header, "Retry-After")
+		requestID = headerGet(r.header, "Request-Id")
+	} else {
+		retryAfter = itemHeader(it.headers, "Retry-After")
+		requestID = itemHeader(it.headers, "Request-Id")
+	}
+	status := it.status
+	var e Error
+	switch {
+	case status == http.StatusGone || (status >= 400 && status <= 499 && isResyncCode(code)):
+		e = Error{Status: http.StatusGone, Code: CodeResyncRequired, Message: msgResync}
+	case status == http.StatusTooManyRequests || status == http.StatusFailedDependency:
+		// A 424 item can only come from Graph's throttling (the bridge never
+		// sends dependsOn): it gets its own Retry-After, else the largest of
+		// the batch's 429 items, else the default.
+		e = Error{Status: http.StatusTooManyRequests, Code: CodeThrottled, Message: msgThrottled, RetryAfter: DefaultRetryAfter}
+		if ra, ok := parseRetryAfter(retryAfter, r.now); ok {
+			e.RetryAfter = ra
+		} else if status == http.StatusFailedDependency && r.throttleRA > 0 {
+			e.RetryAfter = r.throttleRA
+		}
+	case status == http.StatusBadRequest:
+		e = Error{Status: http.StatusBadRequest, Code: CodeInvalidArgs, Message: msgUpstreamRejected}
+	case status == http.StatusForbidden:
+		e = Error{Status: http.StatusForbidden, Code: CodeForbidden, Message: msgForbidden}
+	case status == http.StatusNotFound:
+		e = Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: msgNotFound}
+	case status == http.StatusConflict || status == http.StatusPreconditionFailed:
+		e = Error{Status: http.StatusConflict, Code: CodeConflict, Message: msgConflict}
+	case status >= 500 && status <= 599:
+		e = serverFailure(status, retryAfter, r.now)
+	default:
+		e = Error{Status: http.StatusBadGateway, Code: CodeUpstreamError, Message: msgUpstreamError}
+	}
+	e.UpstreamCode = code
+	if e.RequestID = sanitizeToken(requestID); e.RequestID == "" {
+		e.RequestID = rid
+	}
+	return e
+}
+
+// isResyncCode reports whether a Graph error code says the sync position is gone.
+func isResyncCode(code string) bool {
+	return equalFoldASCII(code, "syncStateNotFound") || equalFoldASCII(code, "syncStateInvalid") ||
+		equalFoldASCII(code, "resyncRequired")
+}
+
+// errorInfo returns Graph's error.code and innerError request-id from an
+// error body, both sanitized ("" when absent or unusable).
+func errorInfo(root gjson.Result) (code, requestID string) {
+	if !root.IsObject() {
+		return "", ""
+	}
+	e := root.Get("error")
+	if !e.IsObject() {
+		return "", ""
+	}
+	if c := e.Get("code"); c.Type == gjson.String {
+		code = sanitizeToken(c.Str)
+	}
+	e.ForEach(func(k, v gjson.Result) bool {
+		if !equalFoldASCII(k.Str, "innerError") || !v.IsObject() {
+			return true
+		}
+		v.ForEach(func(k2, v2 gjson.Result) bool {
+			if (equalFoldASCII(k2.Str, "request-id") || equalFoldASCII(k2.Str, "requestId")) && v2.Type == gjson.String {
+				requestID = sanitizeToken(v2.Str)
+				return false
+			}
+			return true
+		})
+		return false
+	})
+	return code, requestID
+}
+
+// itemHeader returns a $batch item header's value (name compared
+// case-insensitively); numbers are accepted as their literal text.
+func itemHeader(headers gjson.Result, name string) string {
+	var val string
+	headers.ForEach(func(k, v gjson.Result) bool {
+		if !equalFoldASCII(k.Str, name) {
+			return true
+		}
+		switch v.Type {
+		case gjson.String:
+			val = v.Str
+		case gjson.Number:
+			val = v.Raw
+		}
+		return false
+	})
+	return val
+}
+
+func headerGet(h http.Header, name string) string {
+	if h == nil {
+		return ""
+	}
+	return h.Get(name)
+}
+
+// maxTokenLen bounds upstream codes and request ids copied to devices.
+const maxTokenLen = 128
+
+// sanitizeToken returns s when it is a short token of [A-Za-z0-9._:-]
+// (Graph error codes, request ids), else "".
+func sanitizeToken(s string) string {
+	if len(s) > maxTokenLen {
+		return ""
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !isAlnum(c) && c != '.' && c != '_' && c != ':' && c != '-' {
+			return ""
+		}
+	}
+	return s
+}
+
+// parseRetryAfter reads a Retry-After value: delay-seconds, possibly
+// fractional ("2.128"), or an HTTP-date. It rounds up to whole seconds, with
+// a minimum of 1 and a maximum of one day; ok is false when v is absent or
+// unusable.
+func parseRetryAfter(v string, now time.Time) (int, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	var secs float64
+	if c := v[0]; c >= '0' && c <= '9' {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || strings.ContainsAny(v, "eExXpP_") {
+			return 0, false
+		}
+		secs = f
+	} else {
+		ts, err := http.ParseTime(v)
+		if err != nil {
+			return 0, false
+		}
+		secs = ts.Sub(now).Seconds()
+	}
+	if secs > maxRetryAfter {
+		return maxRetryAfter, true
+	}
+	n := int(math.Ceil(secs))
+	if n < 1 {
+		n = 1
+	}
+	return n, true
+}
+
+// bytesToString views b as a string without copying. Respond uses it for the
+// upstream body, which it only reads during the call: no string derived from
+// it outlives Respond (everything is copied into the device buffer).
+func bytesToString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}

@@ -1,0 +1,141 @@
+package translate
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"time"
+)
+
+// This file seals and opens the sync state (DEVICE_API.md §4).
+//
+// Token: base64url, no padding, of
+//
+//	version (1 byte) | nonce (12 bytes) | AES-256-GCM(plaintext) incl. 16-byte tag
+//
+// plaintext: issued (int64 Unix seconds, big endian) | window (1 byte) |
+// fields (uint32, big endian) | link (path+query relative to the base path).
+// Additional data binds the record to its op and scope:
+//
+//	"devicebridge/state" 0x00 | version | op | scope
+//
+// so a state presented for another op, mailbox or folder fails authentication
+// exactly like a tampered one.
+
+const (
+	stateVersion    byte = 1
+	stateNonceSize       = 12
+	stateTagSize         = 16
+	stateHeaderSize      = 8 + 1 + 4 // issued, window, fields
+	stateAADPrefix       = "devicebridge/state\x00"
+	// stateClockSkew is how far in the future an issue time may lie.
+	stateClockSkew = 5 * time.Minute
+	// maxStateRawLen bounds the decoded token.
+	maxStateRawLen = 1 + stateNonceSize + stateHeaderSize + maxLinkLen + stateTagSize
+)
+
+var stateEncoding = base64.RawURLEncoding.Strict()
+
+// stateRecord is an opened state.
+type stateRecord struct {
+	issued int64
+	window int
+	fields fieldSet
+	link   string
+}
+
+// sealState appends the sealed state token to dst, using *scratch as working
+// space (grown as needed). The first key seals.
+func (t *Translator) sealState(dst []byte, scratch *[]byte, op opKind, scope string, window int, fields fieldSet, link string) []byte {
+	aadLen := len(stateAADPrefix) + 2 + len(scope)
+	ptLen := stateHeaderSize + len(link)
+	outLen := 1 + stateNonceSize + ptLen + stateTagSize
+	need := aadLen + ptLen + outLen
+	s := *scratch
+	if cap(s) < need {
+		s = make([]byte, 0, need+need/2)
+	}
+	s = s[:need]
+	*scratch = s[:0]
+
+	aad := append(s[:0:aadLen], stateAADPrefix...)
+	aad = append(aad, stateVersion, byte(op))
+	aad = append(aad, scope...)
+
+	pt := s[aadLen : aadLen : aadLen+ptLen]
+	pt = binary.BigEndian.AppendUint64(pt, uint64(t.now().Unix()))
+	pt = append(pt, byte(window))
+	pt = binary.BigEndian.AppendUint32(pt, uint32(fields))
+	pt = append(pt, link...)
+
+	out := s[aadLen+ptLen : aadLen+ptLen : need]
+	out = append(out, stateVersion)
+	out = out[:1+stateNonceSize]
+	t.nonce(out[1:])
+	out = t.sealers[0].Seal(out, out[1:1+stateNonceSize], pt, aad)
+
+	return stateEncoding.AppendEncode(dst, out)
+}
+
+// openState opens token for op and scope with any configured key, and
+// checks its age and contents. Every failure is invalid_state.
+func (t *Translator) openState(token string, op opKind, scope string) (stateRecord, *Error) {
+	var rec stateRecord
+	bad := NewError(400, CodeInvalidState, msgStateInvalid)
+	if len(token) == 0 || len(token) > stateEncoding.EncodedLen(maxStateRawLen) {
+		return rec, bad
+	}
+	for i := 0; i < len(token); i++ {
+		if c := token[i]; !isAlnum(c) && c != '-' && c != '_' {
+			return rec, bad
+		}
+	}
+	raw, err := stateEncoding.DecodeString(token)
+	if err != nil || len(raw) < 1+stateNonceSize+stateHeaderSize+stateTagSize || raw[0] != stateVersion {
+		return rec, bad
+	}
+	aad := make([]byte, 0, len(stateAADPrefix)+2+len(scope))
+	aad = append(aad, stateAADPrefix...)
+	aad = append(aad, stateVersion, byte(op))
+	aad = append(aad, scope...)
+	nonce, sealed := raw[1:1+stateNonceSize], raw[1+stateNonceSize:]
+	var pt []byte
+	opened := false
+	for _, aead := range t.sealers {
+		if pt, err = aead.Open(nil, nonce, sealed, aad); err == nil {
+			opened = true
+			break
+		}
+	}
+	if !opened || len(pt) < stateHeaderSize {
+		return rec, bad
+	}
+	rec.issued = int64(binary.BigEndian.Uint64(pt[0:8]))
+	rec.window = int(pt[8])
+	rec.fields = fieldSet(binary.BigEndian.Uint32(pt[9:13]))
+	rec.link = string(pt[13:])
+
+	now := t.now()
+	issued := time.Unix(rec.issued, 0)
+	if issued.After(now.Add(stateClockSkew)) {
+		return rec, bad
+	}
+	if now.Sub(issued) > t.ttl {
+		return rec, NewError(400, CodeInvalidState, msgStateExpired)
+	}
+	if rec.window < 1 || rec.window > maxWindow || !validRelativeLink(rec.link) {
+		return rec, bad
+	}
+	switch op {
+	case opFoldersSync:
+		if rec.fields != folderFieldsAll {
+			return rec, bad
+		}
+	case opMailSync:
+		if rec.fields&^messageFieldsAll != 0 || rec.fields&(1<<mfID) == 0 {
+			return rec, bad
+		}
+	default:
+		return rec, bad
+	}
+	return rec, nil
+}
