@@ -1,0 +1,129 @@
+package caddymodule
+
+import (
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	_ "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/tidwall/gjson"
+)
+
+func adapt(t *testing.T, input string) (gjson.Result, error) {
+	t.Helper()
+	adapter := caddyconfig.GetAdapter("caddyfile")
+	require.NotNil(t, adapter)
+	out, _, err := adapter.Adapt([]byte(input), nil)
+	if err != nil {
+		return gjson.Result{}, err
+	}
+	return gjson.ParseBytes(out), nil
+}
+
+func TestDirectiveExpandsIntoTranslatorAndProxy(t *testing.T) {
+	cfg, err := adapt(t, `
+https://bridge.example {
+	devicebridge https://graph.example:8443/v1.0 {
+		prefix /api/device
+		state_key AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8 {env.OLD_KEY}
+		state_ttl 7d
+		immutable_ids off
+		max_request_body 512KiB
+		max_response_body 8MiB
+		max_commands 10
+		transport http {
+			tls_trust_pool pki_root local
+			dial_timeout 3s
+		}
+		header_up X-Extra yes
+	}
+}`)
+	require.NoError(t, err)
+	route := cfg.Get("apps.http.servers.srv0.routes.0.handle.0.routes.0")
+	require.True(t, route.Exists(), cfg.Raw)
+
+	assert.JSONEq(t, `["/api/device","/api/device/*"]`, route.Get("match.0.path").Raw)
+	translator := route.Get("handle.0")
+	proxy := route.Get("handle.1")
+	assert.Equal(t, "devicebridge", translator.Get("handler").String())
+	assert.Equal(t, "https://graph.example:8443/v1.0", translator.Get("upstream").String())
+	assert.Equal(t, "/api/device", translator.Get("prefix").String())
+	assert.Len(t, translator.Get("state_keys").Array(), 2)
+	assert.Equal(t, "{env.OLD_KEY}", translator.Get("state_keys.1").String(), "placeholders are replaced at provision time")
+	assert.Equal(t, int64(7*24*3600*1e9), translator.Get("state_ttl").Int())
+	assert.False(t, translator.Get("immutable_ids").Bool())
+	assert.Equal(t, int64(512*1024), translator.Get("max_request_body").Int())
+	assert.Equal(t, int64(8<<20), translator.Get("max_response_body").Int())
+	assert.Equal(t, int64(10), translator.Get("max_commands").Int())
+
+	assert.Equal(t, "reverse_proxy", proxy.Get("handler").String())
+	assert.Equal(t, "graph.example:8443", proxy.Get("upstreams.0.dial").String())
+	assert.Equal(t, "pki_root", proxy.Get("transport.tls.ca.provider").String(), "the user's trust pool reaches the transport")
+	assert.True(t, proxy.Get("transport.dial_timeout").Exists())
+	assert.Equal(t, "yes", proxy.Get("headers.request.set.X-Extra.0").String(), "other reverse_proxy options pass through")
+}
+
+func TestDirectiveEnablesUpstreamTLSByDefault(t *testing.T) {
+	cfg, err := adapt(t, `
+https://bridge.example {
+	devicebridge https://graph.microsoft.com/v1.0
+}`)
+	require.NoError(t, err)
+	route := cfg.Get("apps.http.servers.srv0.routes.0.handle.0.routes.0")
+	assert.JSONEq(t, `["/device/v1","/device/v1/*"]`, route.Get("match.0.path").Raw)
+	proxy := route.Get("handle.1")
+	assert.Equal(t, "graph.microsoft.com:443", proxy.Get("upstreams.0.dial").String())
+	assert.True(t, proxy.Get("transport.tls").Exists(), "an https upstream gets a TLS transport: %s", proxy.Raw)
+}
+
+func TestDirectiveWithUserMatcher(t *testing.T) {
+	cfg, err := adapt(t, `
+https://bridge.example {
+	@mobile header User-Agent *Mobile*
+	devicebridge @mobile https://graph.microsoft.com/v1.0
+}`)
+	require.NoError(t, err)
+	outer := cfg.Get("apps.http.servers.srv0.routes.0.handle.0.routes.0")
+	assert.True(t, outer.Get("match.0.header").Exists(), outer.Raw)
+	inner := outer.Get("handle.0.routes.0")
+	assert.Equal(t, "devicebridge", inner.Get("handle.0.handler").String())
+	assert.True(t, inner.Get("match.0.path").Exists())
+}
+
+func TestDirectiveErrors(t *testing.T) {
+	tests := []struct{ name, body, wantErr string }{
+		{"no upstream", `devicebridge`, "upstream base URL"},
+		{"plain http upstream", `devicebridge http://graph.example/v1.0`, "plain http"},
+		{"bad max_commands", "devicebridge https://graph.example/v1.0 {\n max_commands 21\n}", "max_commands"},
+		{"bad immutable_ids", "devicebridge https://graph.example/v1.0 {\n immutable_ids maybe\n}", "immutable_ids"},
+		{"unknown option", "devicebridge https://graph.example/v1.0 {\n no_such_thing 1\n}", "unrecognized subdirective"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := adapt(t, "https://bridge.example {\n"+tt.body+"\n}")
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.wantErr)
+		})
+	}
+}
+
+func TestDirectiveInsecureUpstreamAllowed(t *testing.T) {
+	cfg, err := adapt(t, "https://bridge.example {\ndevicebridge http://127.0.0.1:9080/v1.0 {\n insecure_upstream\n}\n}")
+	require.NoError(t, err)
+	route := cfg.Get("apps.http.servers.srv0.routes.0.handle.0.routes.0")
+	assert.True(t, route.Get("handle.0.insecure_upstream").Bool())
+	assert.Equal(t, "127.0.0.1:9080", route.Get("handle.1.upstreams.0.dial").String())
+	assert.False(t, route.Get("handle.1.transport.tls").Exists())
+}
+
+func TestHandlerUnmarshalCaddyfile(t *testing.T) {
+	var h Handler
+	d := caddyfile.NewTestDispenser("devicebridge https://graph.example/v1.0 {\n insecure_upstream\n max_commands 2\n}")
+	require.NoError(t, h.UnmarshalCaddyfile(d))
+	assert.Equal(t, "https://graph.example/v1.0", h.Upstream)
+	assert.True(t, h.InsecureUpstream)
+	assert.Equal(t, 2, h.MaxCommands)
+}

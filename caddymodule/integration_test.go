@@ -1,0 +1,496 @@
+package caddymodule_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/caddytest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/tidwall/gjson"
+
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+	_ "github.com/devicebridge/caddy-devicebridge/caddymodule"
+	_ "github.com/devicebridge/caddy-devicebridge/emulator"
+)
+
+// The integration tests run one real Caddy in this test process (caddytest
+// starts it once, admin on localhost:2999) with three sites: the device API
+// over TLS on :9443, the same bridge on plaintext :9080 (to prove it is
+// refused), and the Graph emulator over TLS on :9444. Caddy's internal CA
+// signs both TLS sites; the bridge's upstream leg trusts it through
+// tls_trust_pool, and the test client trusts it through the root
+// certificate served by the admin API — TLS is verified on both legs.
+//
+// caddytest uses fixed ports, so these tests must not run in parallel.
+const integrationConfig = `
+{
+	admin localhost:2999
+	http_port 9080
+	https_port 9443
+	local_certs
+	skip_install_trust
+	grace_period 1ns
+}
+
+https://localhost:9443 {
+	devicebridge https://localhost:9444/v1.0 {
+		state_key AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8
+		transport http {
+			tls_trust_pool pki_root local
+		}
+	}
+}
+
+http://localhost:9080 {
+	devicebridge https://localhost:9444/v1.0 {
+		state_key AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8
+		transport http {
+			tls_trust_pool pki_root local
+		}
+	}
+}
+
+https://localhost:9444 {
+	graph_emulator {
+		seed demo
+	}
+}
+`
+
+const (
+	deviceURL   = "https://localhost:9443/device/v1/batch"
+	plainURL    = "http://localhost:9080/device/v1/batch"
+	emulatorURL = "https://localhost:9444"
+)
+
+func TestMain(m *testing.M) {
+	// Keep Caddy's storage (its internal CA) away from the user's.
+	dir, err := os.MkdirTemp("", "devicebridge-test-")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("XDG_DATA_HOME", dir)
+	os.Setenv("XDG_CONFIG_HOME", dir)
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// env is one running bridge + emulator and a client that verifies TLS
+// against Caddy's local root.
+type env struct {
+	t      *testing.T
+	client *http.Client
+}
+
+func startBridge(t *testing.T) *env {
+	t.Helper()
+	tester := caddytest.NewTester(t)
+	tester.InitServer(integrationConfig, "caddyfile")
+	if t.Failed() {
+		t.FailNow()
+	}
+	return &env{t: t, client: trustingClient(t)}
+}
+
+// trustingClient trusts only Caddy's local root certificate.
+func trustingClient(t *testing.T) *http.Client {
+	t.Helper()
+	resp, err := http.Get("http://localhost:2999/pki/ca/local")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	roots := x509.NewCertPool()
+	require.True(t, roots.AppendCertsFromPEM([]byte(gjson.GetBytes(body, "root_certificate").String())), "root certificate from the admin API")
+	return &http.Client{
+		Timeout:   30 * time.Second,
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}},
+	}
+}
+
+// newMailbox creates a fresh emulator mailbox for one test and returns its
+// bearer token.
+func (e *env) newMailbox(seed string) string {
+	e.t.Helper()
+	token := "t-" + randomHex(8)
+	e.control("POST", "/_emulator/mailboxes", map[string]any{
+		"token": token, "upn": token + "@contoso.example", "seed": seed,
+	}, http.StatusCreated)
+	return token
+}
+
+// control calls the emulator's control API and returns the answer body.
+func (e *env) control(method, path string, body any, wantStatus int) []byte {
+	e.t.Helper()
+	var reader io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		require.NoError(e.t, err)
+		reader = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, emulatorURL+path, reader)
+	require.NoError(e.t, err)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := e.client.Do(req)
+	require.NoError(e.t, err)
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	require.NoError(e.t, err)
+	require.Equal(e.t, wantStatus, resp.StatusCode, "control %s %s: %s", method, path, out)
+	return out
+}
+
+// graph calls the emulator's Graph API directly (not through the bridge),
+// the way another mail client would change the mailbox.
+func (e *env) graph(token, method, path string, body any, wantStatus int) []byte {
+	e.t.Helper()
+	var reader io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		require.NoError(e.t, err)
+		reader = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, emulatorURL+"/v1.0"+path, reader)
+	require.NoError(e.t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Prefer", `IdType="ImmutableId"`)
+	resp, err := e.client.Do(req)
+	require.NoError(e.t, err)
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	require.NoError(e.t, err)
+	require.Equal(e.t, wantStatus, resp.StatusCode, "graph %s %s: %s", method, path, out)
+	return out
+}
+
+// batch sends a device envelope and returns the response and its body.
+func (e *env) batch(url, token string, envelope string, header ...string) (*http.Response, []byte) {
+	e.t.Helper()
+	req, err := http.NewRequest("POST", url, strings.NewReader(envelope))
+	require.NoError(e.t, err)
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := e.client.Do(req)
+	require.NoError(e.t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(e.t, err)
+	return resp, body
+}
+
+// command runs a single-command envelope and returns its result.
+func (e *env) command(token, op string, args any) gjson.Result {
+	e.t.Helper()
+	raw, err := json.Marshal(map[string]any{"commands": []any{map[string]any{"id": "c1", "op": op, "args": args}}})
+	require.NoError(e.t, err)
+	resp, body := e.batch(deviceURL, token, string(raw))
+	require.Equal(e.t, http.StatusOK, resp.StatusCode, "%s", body)
+	result := gjson.GetBytes(body, "results.0")
+	require.Equal(e.t, "c1", result.Get("id").String(), "%s", body)
+	return result
+}
+
+func (e *env) upstreamRequests() gjson.Result {
+	e.t.Helper()
+	return gjson.ParseBytes(e.control("GET", "/_emulator/requests", nil, http.StatusOK))
+}
+
+func (e *env) clearUpstreamRequests() {
+	e.t.Helper()
+	e.control("DELETE", "/_emulator/requests", nil, http.StatusNoContent)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// syncAll runs mail.sync (or folders.sync) from state until more is false
+// and returns every change and the final state.
+func (e *env) syncAll(token, op string, args map[string]any) ([]gjson.Result, string) {
+	e.t.Helper()
+	var changes []gjson.Result
+	state := ""
+	for round := 0; round < 100; round++ {
+		callArgs := map[string]any{}
+		for k, v := range args {
+			callArgs[k] = v
+		}
+		if state != "" {
+			callArgs["state"] = state
+		}
+		result := e.command(token, op, callArgs)
+		require.Equal(e.t, int64(200), result.Get("status").Int(), "%s", result.Raw)
+		changes = append(changes, result.Get("data.changes").Array()...)
+		state = result.Get("data.state").String()
+		require.NotEmpty(e.t, state)
+		if !result.Get("data.more").Bool() {
+			return changes, state
+		}
+	}
+	e.t.Fatal("sync did not finish in 100 rounds")
+	return nil, ""
+}
+
+func TestIntegrationInboxSyncAndChanges(t *testing.T) {
+	e := startBridge(t)
+	token := "demo"
+
+	inbox := e.command(token, "folder.get", map[string]any{"folder": "inbox"})
+	require.Equal(t, int64(200), inbox.Get("status").Int(), inbox.Raw)
+	total := int(inbox.Get("data.folder.total").Int())
+	require.GreaterOrEqual(t, total, 500, "demo Inbox size")
+
+	// Full initial sync in windows of 50.
+	e.clearUpstreamRequests()
+	changes, state := e.syncAll(token, "mail.sync", map[string]any{"folder": "inbox", "window": 50})
+	seen := map[string]bool{}
+	for _, c := range changes {
+		require.Equal(t, "upsert", c.Get("op").String())
+		msg := c.Get("message")
+		id := msg.Get("id").String()
+		require.NotEmpty(t, id)
+		seen[id] = true
+		assert.False(t, msg.Get("body").Exists(), "body is not in the default fields")
+		assert.False(t, msg.Get("bcc").Exists(), "bcc is not in the default fields")
+	}
+	assert.Len(t, seen, total, "every Inbox message arrives exactly once in the initial sync")
+	for _, r := range e.upstreamRequests().Array() {
+		assert.Contains(t, r.Get("headers.Prefer").String(), "odata.maxpagesize=50")
+		assert.Contains(t, r.Get("headers.Prefer").String(), `IdType=\"ImmutableId\"`)
+	}
+
+	// An idle incremental round has nothing.
+	idle, state := e.syncAll(token, "mail.sync", map[string]any{"folder": "inbox", "state": state})
+	_ = idle
+
+	// Change the mailbox the way another client would.
+	delivered := gjson.ParseBytes(e.control("POST", "/_emulator/mailboxes/"+token+"/deliver", map[string]any{
+		"folder": "inbox", "subject": "integration: new mail",
+		"from": map[string]any{"name": "Test Sender", "address": "sender@fabrikam.example"},
+		"to":   []any{map[string]any{"name": "Demo", "address": "demo@contoso.example"}},
+		"body": map[string]any{"contentType": "text", "content": "hello"},
+	}, http.StatusCreated))
+	newID := delivered.Get("immutableId").String()
+	require.NotEmpty(t, newID)
+
+	var ids []string
+	for id := range seen {
+		ids = append(ids, id)
+		if len(ids) == 3 {
+			break
+		}
+	}
+	readID, deletedID, movedID := ids[0], ids[1], ids[2]
+	e.graph(token, "PATCH", "/me/messages/"+readID, map[string]any{"isRead": true}, http.StatusOK)
+	e.graph(token, "DELETE", "/me/messages/"+deletedID, nil, http.StatusNoContent)
+	e.graph(token, "POST", "/me/messages/"+movedID+"/move", map[string]any{"destinationId": "archive"}, http.StatusCreated)
+
+	changes, _ = e.syncAll(token, "mail.sync", map[string]any{"folder": "inbox", "state": state})
+	upserts, deletes := map[string]gjson.Result{}, map[string]bool{}
+	for _, c := range changes {
+		switch c.Get("op").String() {
+		case "upsert":
+			upserts[c.Get("message.id").String()] = c.Get("message")
+		case "delete":
+			deletes[c.Get("id").String()] = true
+		default:
+			t.Fatalf("unexpected change %s", c.Raw)
+		}
+	}
+	require.Contains(t, upserts, newID, "the delivered message arrives")
+	assert.Equal(t, "integration: new mail", upserts[newID].Get("subject").String())
+	assert.Equal(t, "sender@fabrikam.example", upserts[newID].Get("from.addr").String())
+	require.Contains(t, upserts, readID, "the read message is updated")
+	assert.True(t, upserts[readID].Get("read").Bool())
+	assert.True(t, deletes[deletedID], "the deleted message is removed")
+	assert.True(t, deletes[movedID], "the moved message leaves the Inbox")
+	assert.Len(t, upserts, 2, "nothing else changed: %v", upserts)
+	assert.Len(t, deletes, 2, "nothing else was removed: %v", deletes)
+
+	// The moved message keeps its immutable id in its new folder.
+	archived, _ := e.syncAll(token, "mail.sync", map[string]any{"folder": "archive"})
+	found := false
+	for _, c := range archived {
+		if c.Get("message.id").String() == movedID {
+			found = true
+		}
+	}
+	assert.True(t, found, "the moved message is in the Archive with the same id")
+}
+
+func TestIntegrationFoldersAndBatch(t *testing.T) {
+	e := startBridge(t)
+	e.clearUpstreamRequests()
+	resp, body := e.batch(deviceURL, "demo", `{"commands":[
+		{"id":"f","op":"folders.sync","args":{"window":200}},
+		{"id":"bad","op":"mail.sync","args":{"folder":"../inbox"}},
+		{"id":"g","op":"folder.get","args":{"folder":"inbox"}},
+		{"id":"m","op":"mail.sync","args":{"folder":"inbox","window":5,"fields":["subject","read"]}}
+	]}`)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
+	results := gjson.GetBytes(body, "results").Array()
+	require.Len(t, results, 4)
+	for i, id := range []string{"f", "bad", "g", "m"} {
+		assert.Equal(t, id, results[i].Get("id").String(), "results keep the device's order")
+	}
+	assert.Equal(t, int64(400), results[1].Get("status").Int())
+	assert.Equal(t, "invalid_args", results[1].Get("error.code").String())
+
+	folders := results[0].Get("data.changes").Array()
+	names := map[string]gjson.Result{}
+	for _, f := range folders {
+		names[f.Get("folder.name").String()] = f.Get("folder")
+	}
+	require.Contains(t, names, "Inbox")
+	require.Contains(t, names, "Alpha", "nested folders are part of the folder sync")
+	assert.Equal(t, int64(200), results[2].Get("status").Int())
+	assert.Equal(t, names["Inbox"].Get("id").String(), results[2].Get("data.folder.id").String())
+
+	page := results[3].Get("data.changes").Array()
+	assert.Len(t, page, 5)
+	for _, c := range page {
+		keys := []string{}
+		c.Get("message").ForEach(func(k, _ gjson.Result) bool { keys = append(keys, k.String()); return true })
+		assert.Subset(t, []string{"id", "subject", "read"}, keys, "only the chosen fields")
+	}
+	assert.True(t, results[3].Get("data.more").Bool())
+
+	requests := e.upstreamRequests().Array()
+	var direct []gjson.Result
+	for _, r := range requests {
+		if !r.Get("batchItem").Bool() {
+			direct = append(direct, r)
+		}
+	}
+	require.Len(t, direct, 1, "one device request, one upstream request")
+	assert.Equal(t, "/v1.0/$batch", direct[0].Get("path").String())
+	for _, name := range []string{"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "Cookie"} {
+		assert.False(t, direct[0].Get("headers."+name).Exists(), "%s must not reach Graph", name)
+	}
+}
+
+func TestIntegrationStateTamperedAndCrossScope(t *testing.T) {
+	e := startBridge(t)
+	first := e.command("demo", "mail.sync", map[string]any{"folder": "inbox", "window": 10})
+	state := first.Get("data.state").String()
+	require.NotEmpty(t, state)
+
+	tampered := []byte(state)
+	tampered[len(tampered)/2] ^= 1
+	if tampered[len(tampered)/2] == state[len(state)/2] {
+		tampered[len(tampered)/2] = 'A'
+	}
+	res := e.command("demo", "mail.sync", map[string]any{"folder": "inbox", "state": string(tampered)})
+	assert.Equal(t, int64(400), res.Get("status").Int())
+	assert.Equal(t, "invalid_state", res.Get("error.code").String())
+
+	res = e.command("demo", "mail.sync", map[string]any{"folder": "archive", "state": state})
+	assert.Equal(t, "invalid_state", res.Get("error.code").String(), "a state is bound to its folder")
+
+	res = e.command("demo", "folders.sync", map[string]any{"state": state})
+	assert.Equal(t, "invalid_state", res.Get("error.code").String(), "a state is bound to its op")
+
+	res = e.command("demo", "mail.sync", map[string]any{"folder": "inbox", "state": state, "mailbox": "shared@contoso.example"})
+	assert.Equal(t, "invalid_state", res.Get("error.code").String(), "a state is bound to its mailbox")
+}
+
+func TestIntegrationResyncRequired(t *testing.T) {
+	e := startBridge(t)
+	token := e.newMailbox("demo")
+	first := e.command(token, "mail.sync", map[string]any{"folder": "inbox", "window": 10})
+	require.True(t, first.Get("data.more").Bool())
+	e.control("POST", "/_emulator/mailboxes/"+token+"/expire-sync-states", nil, http.StatusOK)
+	res := e.command(token, "mail.sync", map[string]any{"folder": "inbox", "state": first.Get("data.state").String()})
+	assert.Equal(t, int64(410), res.Get("status").Int(), res.Raw)
+	assert.Equal(t, "resync_required", res.Get("error.code").String())
+}
+
+func TestIntegrationThrottled(t *testing.T) {
+	e := startBridge(t)
+	token := e.newMailbox("demo")
+	e.control("POST", "/_emulator/faults", map[string]any{
+		"token": token, "pathContains": "/messages/delta", "status": 429,
+		"code": "ApplicationThrottled", "retryAfter": "7", "count": 1,
+	}, http.StatusCreated)
+	defer e.control("DELETE", "/_emulator/faults", nil, http.StatusNoContent)
+
+	resp, body := e.batch(deviceURL, token, `{"commands":[{"id":"c1","op":"mail.sync","args":{"folder":"inbox"}}]}`)
+	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode, "%s", body)
+	assert.Equal(t, "7", resp.Header.Get("Retry-After"))
+	assert.Equal(t, "throttled", gjson.GetBytes(body, "error.code").String())
+	assert.Equal(t, int64(7), gjson.GetBytes(body, "error.retryAfter").Int())
+	assert.Equal(t, "ApplicationThrottled", gjson.GetBytes(body, "error.upstreamCode").String())
+}
+
+func TestIntegrationAuthentication(t *testing.T) {
+	e := startBridge(t)
+	e.clearUpstreamRequests()
+
+	resp, body := e.batch(deviceURL, "", `{"commands":[{"id":"c1","op":"folders.sync"}]}`)
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	assert.Equal(t, "unauthenticated", gjson.GetBytes(body, "error.code").String())
+	assert.Empty(t, e.upstreamRequests().Array(), "no upstream call without a token")
+
+	resp, body = e.batch(deviceURL, "not-a-known-token", `{"commands":[{"id":"c1","op":"folders.sync"}]}`)
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "%s", body)
+	assert.Equal(t, "unauthenticated", gjson.GetBytes(body, "error.code").String())
+	assert.Contains(t, resp.Header.Get("WWW-Authenticate"), "authorization_uri=", "Graph's challenge is copied")
+}
+
+func TestIntegrationPlaintextRefused(t *testing.T) {
+	e := startBridge(t)
+	e.clearUpstreamRequests()
+	resp, body := e.batch(plainURL, "demo", `{"commands":[{"id":"c1","op":"folders.sync"}]}`)
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode)
+	assert.Equal(t, "tls_required", gjson.GetBytes(body, "error.code").String())
+	assert.Empty(t, e.upstreamRequests().Array(), "nothing reaches the upstream from a plaintext request")
+}
+
+func TestIntegrationEnvelopeErrors(t *testing.T) {
+	e := startBridge(t)
+	tests := []struct {
+		name, body, contentType string
+		status                  int
+		code                    string
+	}{
+		{"not json", `{"commands":`, "application/json", 400, "invalid_request"},
+		{"no commands", `{"commands":[]}`, "application/json", 400, "invalid_request"},
+		{"duplicate ids", `{"commands":[{"id":"a","op":"folders.sync"},{"id":"a","op":"folders.sync"}]}`, "application/json", 400, "invalid_request"},
+		{"wrong media type", `{"commands":[{"id":"a","op":"folders.sync"}]}`, "text/plain", 415, "unsupported_media_type"},
+		{"too large", `{"commands":[{"id":"a","op":"folders.sync","args":{"pad":"` + strings.Repeat("x", 2<<20) + `"}}]}`, "application/json", 413, "request_too_large"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := e.batch(deviceURL, "demo", tt.body, "Content-Type", tt.contentType)
+			assert.Equal(t, tt.status, resp.StatusCode, "%s", body)
+			assert.Equal(t, tt.code, gjson.GetBytes(body, "error.code").String())
+		})
+	}
+
+	req, err := http.NewRequest("GET", deviceURL, nil)
+	require.NoError(t, err)
+	resp, err := e.client.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+}

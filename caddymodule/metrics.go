@@ -1,0 +1,97 @@
+package caddymodule
+
+import (
+	"errors"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/devicebridge/caddy-devicebridge/translate"
+)
+
+// metrics are devicebridge's Prometheus collectors. They are created once
+// per process and registered on the metrics registry of every config
+// context that provisions a handler: Caddy makes a fresh registry on each
+// config load and serves the active one from its metrics endpoint.
+//
+// Labels stay bounded: op names come from the translator's registry
+// ("unknown" for anything else), codes from the device API's fixed set,
+// statuses are HTTP status codes.
+type metrics struct {
+	commands          *prometheus.CounterVec
+	envelopeErrors    *prometheus.CounterVec
+	translateDuration *prometheus.HistogramVec
+	upstreamResponses *prometheus.CounterVec
+}
+
+var (
+	sharedMetrics     *metrics
+	sharedMetricsOnce sync.Once
+)
+
+func newMetrics() *metrics {
+	const ns, sub = "caddy", "devicebridge"
+	return &metrics{
+		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "commands_total",
+			Help: "Device commands answered, by op and result status.",
+		}, []string{"op", "status"}),
+		envelopeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "envelope_errors_total",
+			Help: "Device requests refused or failed as a whole, by device error code.",
+		}, []string{"code"}),
+		translateDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: ns, Subsystem: sub, Name: "translate_duration_seconds",
+			Help:    "Time spent translating, by phase (request: device to Graph; response: Graph to device).",
+			Buckets: []float64{1e-6, 5e-6, 1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3, 1e-2, 5e-2},
+		}, []string{"phase"}),
+		upstreamResponses: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "upstream_responses_total",
+			Help: "Upstream answers by HTTP status; status 0 means no complete answer (transport failure, timeout, oversized).",
+		}, []string{"status"}),
+	}
+}
+
+func (m *metrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.commands, m.envelopeErrors, m.translateDuration, m.upstreamResponses}
+}
+
+// provisionMetrics registers the shared collectors on ctx's registry.
+func provisionMetrics(ctx caddy.Context) (*metrics, error) {
+	sharedMetricsOnce.Do(func() { sharedMetrics = newMetrics() })
+	registry := ctx.GetMetricsRegistry()
+	if registry == nil {
+		return sharedMetrics, nil
+	}
+	for _, c := range sharedMetrics.collectors() {
+		if err := registry.Register(c); err != nil {
+			// Several devicebridge handlers in one config share collectors.
+			if already := (prometheus.AlreadyRegisteredError{}); errors.As(err, &already) {
+				continue
+			}
+			return nil, err
+		}
+	}
+	return sharedMetrics, nil
+}
+
+func (m *metrics) countCommands(results []translate.Result) {
+	for _, res := range results {
+		m.commands.WithLabelValues(res.Op, strconv.Itoa(res.Status)).Inc()
+	}
+}
+
+func (m *metrics) countEnvelopeError(code string) {
+	m.envelopeErrors.WithLabelValues(code).Inc()
+}
+
+func (m *metrics) observeTranslate(phase string, took time.Duration) {
+	m.translateDuration.WithLabelValues(phase).Observe(took.Seconds())
+}
+
+func (m *metrics) countUpstream(status int) {
+	m.upstreamResponses.WithLabelValues(strconv.Itoa(status)).Inc()
+}

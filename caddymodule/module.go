@@ -1,0 +1,221 @@
+// Package caddymodule is the Caddy glue of devicebridge: the
+// http.handlers.devicebridge handler, its Caddyfile directive, metrics and
+// logging. The device API itself lives in package translate; this package
+// only moves bytes between Caddy, the translator and reverse_proxy.
+package caddymodule
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	bridgetls "github.com/devicebridge/caddy-devicebridge/tls"
+	"github.com/devicebridge/caddy-devicebridge/translate"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// Defaults of the handler's limits.
+const (
+	DefaultPrefix          = "/device/v1"
+	DefaultStateTTL        = 30 * 24 * time.Hour
+	DefaultMaxRequestBody  = 1 << 20
+	DefaultMaxResponseBody = 32 << 20
+	DefaultMaxCommands     = 20
+)
+
+// Handler is devicebridge's translator: it serves the device API (batched
+// commands, sealed sync state) by rewriting each device request into one
+// Microsoft Graph call, handing it to the next handler — normally a
+// reverse_proxy to the upstream over TLS — and translating Graph's answer
+// back into the device's form.
+//
+// The handler stores nothing about users: sync positions travel in the
+// sealed state the device holds. It never opens an upstream connection of
+// its own; transport, TLS trust, load balancing and retries are
+// reverse_proxy's. The `devicebridge` Caddyfile directive sets up both.
+//
+// Requests outside Prefix pass to the next handler untouched.
+type Handler struct {
+	// Upstream is the Graph base URL, scheme, host and version path,
+	// e.g. `https://graph.microsoft.com/v1.0`. Required. Graph's paging
+	// links are only followed when their scheme, host and base path equal
+	// this URL's.
+	Upstream string `json:"upstream,omitempty"`
+
+	// Prefix is the path under which the device API is served.
+	// Default: `/device/v1`.
+	Prefix string `json:"prefix,omitempty"`
+
+	// StateKeys are the keys that seal sync state, each 32 bytes in
+	// base64 (standard or URL alphabet, padding optional). The first key
+	// seals; every key opens, so a key can be rotated in by putting it
+	// first and rotated out once states sealed with the old one have
+	// expired. Global placeholders such as `{env.DEVICEBRIDGE_STATE_KEY}`
+	// are replaced at provision time. Default: none, in which case a
+	// random key is generated at start-up and a warning is logged,
+	// because states then neither survive a restart nor work across
+	// instances.
+	StateKeys []string `json:"state_keys,omitempty"`
+
+	// StateTTL is how long a sealed state stays valid after it was issued.
+	// Default: 30 days.
+	StateTTL caddy.Duration `json:"state_ttl,omitempty"`
+
+	// ImmutableIDs asks Graph for immutable ids (`Prefer:
+	// IdType="ImmutableId"`) on every call, so a message keeps its id
+	// when it moves between folders. Default: true.
+	ImmutableIDs *bool `json:"immutable_ids,omitempty"`
+
+	// MaxRequestBody is the largest device request body accepted, in
+	// bytes; larger ones are refused with 413 `request_too_large`.
+	// Default: 1 MiB.
+	MaxRequestBody int64 `json:"max_request_body,omitempty"`
+
+	// MaxResponseBody is the largest upstream JSON answer buffered for
+	// translation, in bytes; a larger one ends the request with 502
+	// `upstream_error`. Default: 32 MiB.
+	MaxResponseBody int64 `json:"max_response_body,omitempty"`
+
+	// MaxCommands is the largest number of commands in one device batch.
+	// It cannot exceed 20, Graph's `$batch` limit. Default: 20.
+	MaxCommands int `json:"max_commands,omitempty"`
+
+	// InsecureUpstream allows a plain-http Upstream. Only for tests and
+	// local development: the device's bearer token would then cross the
+	// network in clear. Default: false.
+	InsecureUpstream bool `json:"insecure_upstream,omitempty"`
+
+	translator *translate.Translator
+	upstream   *url.URL
+	logger     *zap.Logger
+	metrics    *metrics
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.devicebridge",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision sets defaults, decodes the state keys and builds the translator.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+
+	if h.Prefix == "" {
+		h.Prefix = DefaultPrefix
+	}
+	h.Prefix = "/" + strings.Trim(h.Prefix, "/")
+	if h.StateTTL == 0 {
+		h.StateTTL = caddy.Duration(DefaultStateTTL)
+	}
+	if h.ImmutableIDs == nil {
+		immutable := true
+		h.ImmutableIDs = &immutable
+	}
+	if h.MaxRequestBody == 0 {
+		h.MaxRequestBody = DefaultMaxRequestBody
+	}
+	if h.MaxResponseBody == 0 {
+		h.MaxResponseBody = DefaultMaxResponseBody
+	}
+	if h.MaxCommands == 0 {
+		h.MaxCommands = DefaultMaxCommands
+	}
+
+	upstream, err := bridgetls.ParseUpstream(h.Upstream, h.InsecureUpstream)
+	if err != nil {
+		return err
+	}
+	if h.InsecureUpstream && upstream.Scheme == "http" {
+		h.logger.Warn("upstream is plain http: device tokens cross the network in clear; use only for testing",
+			zap.String("upstream_host", upstream.Host))
+	}
+	h.upstream = upstream
+
+	keys, err := decodeStateKeys(h.StateKeys)
+	if err != nil {
+		return err
+	}
+	h.translator, err = translate.New(translate.Options{
+		Upstream:     upstream.String(),
+		StateKeys:    keys,
+		StateTTL:     time.Duration(h.StateTTL),
+		MaxCommands:  h.MaxCommands,
+		ImmutableIDs: *h.ImmutableIDs,
+	})
+	if err != nil {
+		return fmt.Errorf("building translator: %v", err)
+	}
+	if h.translator.GeneratedKey() {
+		h.logger.Warn("no state_key configured: generated a random one; sync states will not survive a restart or work across instances")
+	}
+
+	h.metrics, err = provisionMetrics(ctx)
+	if err != nil {
+		return fmt.Errorf("registering metrics: %v", err)
+	}
+	return nil
+}
+
+// Validate checks the configuration without changing it.
+func (h *Handler) Validate() error {
+	if h.MaxRequestBody < 0 || h.MaxResponseBody < 0 {
+		return fmt.Errorf("body limits must not be negative")
+	}
+	if h.MaxCommands < 0 || h.MaxCommands > 20 {
+		return fmt.Errorf("max_commands must be between 1 and 20 (Graph's $batch limit), got %d", h.MaxCommands)
+	}
+	if time.Duration(h.StateTTL) < 0 {
+		return fmt.Errorf("state_ttl must not be negative")
+	}
+	return nil
+}
+
+// decodeStateKeys replaces global placeholders in the configured keys and
+// decodes each into its 32 bytes.
+func decodeStateKeys(configured []string) ([][]byte, error) {
+	repl := caddy.NewReplacer()
+	keys := make([][]byte, 0, len(configured))
+	for i, raw := range configured {
+		text := strings.TrimSpace(repl.ReplaceAll(raw, ""))
+		if text == "" {
+			return nil, fmt.Errorf("state key %d is empty (is its environment variable set?)", i+1)
+		}
+		key, err := decodeBase64(text)
+		if err != nil {
+			return nil, fmt.Errorf("state key %d is not base64: %v", i+1, err)
+		}
+		if len(key) != 32 {
+			return nil, fmt.Errorf("state key %d has %d bytes, want 32", i+1, len(key))
+		}
+		keys = append(keys, key)
+	}
+	return keys, nil
+}
+
+// decodeBase64 accepts standard and URL alphabets, padded or not.
+func decodeBase64(s string) ([]byte, error) {
+	s = strings.TrimRight(s, "=")
+	if strings.ContainsAny(s, "-_") {
+		return base64.RawURLEncoding.DecodeString(s)
+	}
+	return base64.RawStdEncoding.DecodeString(s)
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)
