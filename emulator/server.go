@@ -1,0 +1,276 @@
+package emulator
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Defaults of Options.
+const (
+	// DefaultBasePath is the path prefix of the Graph surface.
+	DefaultBasePath = "/v1.0"
+	// DefaultControlPrefix is the path prefix of the control API.
+	DefaultControlPrefix = "/_emulator"
+	// DefaultRequestLogSize is the number of Graph requests remembered.
+	DefaultRequestLogSize = 200
+	// DefaultMaxRequestBody is the largest request body read, in bytes.
+	DefaultMaxRequestBody = 8 << 20
+	// DefaultBatchItemConcurrency is how many $batch items run at once
+	// (Outlook runs at most 4).
+	DefaultBatchItemConcurrency = 4
+	// DefaultPageSize is the delta and list page size without
+	// Prefer: odata.maxpagesize or $top.
+	DefaultPageSize = 10
+	// DefaultThrottleRetryAfter is the Retry-After of MailboxConcurrency 429s.
+	DefaultThrottleRetryAfter = "1"
+)
+
+// Seed values of Options.Seed.
+const (
+	// SeedDemo creates the demo mailboxes (see DemoToken and friends).
+	SeedDemo = "demo"
+	// SeedNone starts without mailboxes; create them with the control API.
+	SeedNone = "none"
+)
+
+// Values of Quirks.BatchThrottle.
+const (
+	// BatchThrottleInner answers a $batch with throttled items as a 200
+	// envelope holding inner 429 items (json-batching.md).
+	BatchThrottleInner = "inner"
+	// BatchThrottleEnvelope424 answers such a $batch with envelope status
+	// 424 (throttling.md), still carrying the per-item responses and the
+	// largest item Retry-After on the envelope.
+	BatchThrottleEnvelope424 = "envelope_424"
+)
+
+// Options configure a Server. The zero value is usable: every field has a
+// default.
+type Options struct {
+	// Seed is SeedDemo (default) or SeedNone.
+	Seed string
+	// BasePath is the Graph version prefix. Default "/v1.0".
+	BasePath string
+	// ControlPrefix is the control API prefix. Default "/_emulator".
+	ControlPrefix string
+	// MailboxConcurrency is how many requests one mailbox serves at once;
+	// more get 429 ApplicationThrottled. 0 (default) turns the limit off.
+	MailboxConcurrency int
+	// ThrottleRetryAfter is the Retry-After value of MailboxConcurrency
+	// 429s. Default "1"; "-" sends none.
+	ThrottleRetryAfter string
+	// SyncStateCapacity is the number of delta sync states kept per
+	// mailbox; older ones are evicted and answer 410. Default 1000.
+	SyncStateCapacity int
+	// RequestLogSize is the number of Graph requests kept for the control
+	// API's request log. Default 200.
+	RequestLogSize int
+	// MaxRequestBody is the largest request body read, in bytes. Default 8 MiB.
+	MaxRequestBody int64
+	// BatchItemConcurrency is how many $batch items run at once. Default 4.
+	BatchItemConcurrency int
+	// DefaultPageSize is the page size of delta and lists without a
+	// preference. Default 10.
+	DefaultPageSize int
+	// Quirks switch between behaviours where Graph's documentation and
+	// observed behaviour disagree.
+	Quirks Quirks
+	// Now returns the current time; default time.Now. Tests may fix it.
+	Now func() time.Time
+}
+
+// Quirks select Graph behaviours that GRAPH_FACTS marks as CONFLICT or
+// belief, so the bridge can be tested against each variant.
+type Quirks struct {
+	// BatchThrottle is BatchThrottleInner (default) or BatchThrottleEnvelope424.
+	BatchThrottle string
+	// SyncStateCode is the error code of an unknown delta token:
+	// "SyncStateNotFound" (default), "syncStateNotFound" or "resyncRequired".
+	SyncStateCode string
+	// SyncStateStatus is the HTTP status of an unknown delta token. Default 410.
+	SyncStateStatus int
+	// SyncStateOmitLocation drops the Location header (fresh initial URL)
+	// from unknown-token answers. Default false (Location is sent).
+	SyncStateOmitLocation bool
+	// EmptyPageEvery inserts a nextLink page with an empty value before
+	// every Nth page of a delta round. 0 (default) is off.
+	EmptyPageEvery int
+	// ReplayEvery repeats every Nth message of a delta round at the end of
+	// the round (a duplicate, as Graph may send). 0 (default) is off.
+	ReplayEvery int
+}
+
+// Server is the emulator: an http.Handler serving the Graph surface under
+// BasePath and the control API under ControlPrefix. It is safe for
+// concurrent use.
+type Server struct {
+	opts Options
+
+	mu         sync.RWMutex
+	byToken    map[string]*mailbox
+	byUPN      map[string]*mailbox
+	byObjectID map[string]*mailbox
+
+	faults   *faultSet
+	requests *requestLog
+}
+
+// NewServer returns a Server configured by opts, seeded per opts.Seed.
+func NewServer(opts Options) (*Server, error) {
+	if err := opts.normalize(); err != nil {
+		return nil, err
+	}
+	s := &Server{
+		opts:       opts,
+		byToken:    map[string]*mailbox{},
+		byUPN:      map[string]*mailbox{},
+		byObjectID: map[string]*mailbox{},
+		faults:     &faultSet{},
+		requests:   newRequestLog(opts.RequestLogSize),
+	}
+	if opts.Seed == SeedDemo {
+		s.seedDemo()
+	}
+	return s, nil
+}
+
+func (o *Options) normalize() error {
+	if o.Seed == "" {
+		o.Seed = SeedDemo
+	}
+	if o.Seed != SeedDemo && o.Seed != SeedNone {
+		return fmt.Errorf("seed must be %q or %q, got %q", SeedDemo, SeedNone, o.Seed)
+	}
+	if o.BasePath == "" {
+		o.BasePath = DefaultBasePath
+	}
+	if o.ControlPrefix == "" {
+		o.ControlPrefix = DefaultControlPrefix
+	}
+	o.BasePath = "/" + strings.Trim(o.BasePath, "/")
+	o.ControlPrefix = "/" + strings.Trim(o.ControlPrefix, "/")
+	if o.BasePath == "/" || o.ControlPrefix == "/" {
+		return fmt.Errorf("base_path and control_prefix must not be the root")
+	}
+	if strings.HasPrefix(o.BasePath+"/", o.ControlPrefix+"/") || strings.HasPrefix(o.ControlPrefix+"/", o.BasePath+"/") {
+		return fmt.Errorf("base_path %q and control_prefix %q overlap", o.BasePath, o.ControlPrefix)
+	}
+	if o.MailboxConcurrency < 0 {
+		return fmt.Errorf("mailbox_concurrency must not be negative")
+	}
+	if o.ThrottleRetryAfter == "" {
+		o.ThrottleRetryAfter = DefaultThrottleRetryAfter
+	}
+	if o.SyncStateCapacity <= 0 {
+		o.SyncStateCapacity = DefaultSyncStateCapacity
+	}
+	if o.RequestLogSize <= 0 {
+		o.RequestLogSize = DefaultRequestLogSize
+	}
+	if o.MaxRequestBody <= 0 {
+		o.MaxRequestBody = DefaultMaxRequestBody
+	}
+	if o.BatchItemConcurrency <= 0 {
+		o.BatchItemConcurrency = DefaultBatchItemConcurrency
+	}
+	if o.DefaultPageSize <= 0 {
+		o.DefaultPageSize = DefaultPageSize
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	q := &o.Quirks
+	switch q.BatchThrottle {
+	case "":
+		q.BatchThrottle = BatchThrottleInner
+	case BatchThrottleInner, BatchThrottleEnvelope424:
+	default:
+		return fmt.Errorf("batch throttle quirk must be %q or %q, got %q", BatchThrottleInner, BatchThrottleEnvelope424, q.BatchThrottle)
+	}
+	switch q.SyncStateCode {
+	case "":
+		q.SyncStateCode = "SyncStateNotFound"
+	case "SyncStateNotFound", "syncStateNotFound", "resyncRequired":
+	default:
+		return fmt.Errorf("sync state code must be SyncStateNotFound, syncStateNotFound or resyncRequired, got %q", q.SyncStateCode)
+	}
+	if q.SyncStateStatus == 0 {
+		q.SyncStateStatus = http.StatusGone
+	}
+	if q.SyncStateStatus < 400 || q.SyncStateStatus > 499 {
+		return fmt.Errorf("sync state status must be a 4xx status, got %d", q.SyncStateStatus)
+	}
+	if q.EmptyPageEvery < 0 || q.ReplayEvery < 0 {
+		return fmt.Errorf("empty_page_every and replay_every must not be negative")
+	}
+	return nil
+}
+
+// Options returns the effective options (defaults filled in).
+func (s *Server) Options() Options { return s.opts }
+
+func (s *Server) seedDemo() {
+	demo := newMailbox(DemoToken, DemoUPN, DemoDisplayName, DemoObjectID, s.opts.SyncStateCapacity)
+	seedDemoMailbox(demo)
+	adele := newMailbox(Demo2Token, Demo2UPN, "Adele Vance", Demo2ObjectID, s.opts.SyncStateCapacity)
+	seedSmallMailbox(adele, 5, 2)
+	shared := newMailbox(SharedToken, SharedUPN, "Shared Support", SharedObjectID, s.opts.SyncStateCapacity)
+	shared.delegates[strings.ToLower(DemoUPN)] = true
+	seedSmallMailbox(shared, 20, 3)
+	for _, mb := range []*mailbox{demo, adele, shared} {
+		s.register(mb)
+	}
+}
+
+func (s *Server) register(mb *mailbox) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.byToken[mb.token] = mb
+	s.byUPN[strings.ToLower(mb.upn)] = mb
+	s.byObjectID[mb.objectID] = mb
+}
+
+func (s *Server) mailboxByToken(token string) *mailbox {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.byToken[token]
+}
+
+// mailboxByUser finds a mailbox by UPN (case-insensitive) or object id.
+func (s *Server) mailboxByUser(user string) *mailbox {
+	key := strings.ToLower(user)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if mb := s.byUPN[key]; mb != nil {
+		return mb
+	}
+	return s.byObjectID[key]
+}
+
+// Handles reports whether the request is for the emulator (Graph surface
+// or control API); the Caddy module passes other requests on.
+func (s *Server) Handles(r *http.Request) bool {
+	p := r.URL.EscapedPath()
+	return hasPathPrefix(p, s.opts.BasePath) || hasPathPrefix(p, s.opts.ControlPrefix)
+}
+
+func hasPathPrefix(p, prefix string) bool {
+	return p == prefix || strings.HasPrefix(p, prefix+"/")
+}
+
+// ServeHTTP serves the Graph surface and the control API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.EscapedPath()
+	switch {
+	case hasPathPrefix(p, s.opts.ControlPrefix):
+		s.serveControl(w, r, strings.TrimPrefix(p, s.opts.ControlPrefix))
+	case hasPathPrefix(p, s.opts.BasePath):
+		s.serveGraph(w, r, false)
+	default:
+		w.Header().Set("request-id", newUUID())
+		writeError(w, errBadRequest("Invalid version."), w.Header().Get("request-id"), r.Header.Get("client-request-id"), s.opts.Now())
+	}
+}
