@@ -6,8 +6,7 @@ import (
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
-	_ "github.com/devicebridge/caddy-devicebridge/caddymodule"
-	_ "github.com/devicebridge/caddy-devicebridge/emulator"
+	_ "github.com/devicebridge/caddy-devicebridge"
 )
 
 func main() {
