@@ -26,8 +26,8 @@ import (
 
 // The integration tests run one real Caddy in this test process (caddytest
 // starts it once, admin on localhost:2999) with three sites: the device API
-// over TLS on :9443, the same bridge on plaintext :9080 (to prove it is
-// refused), and the Graph emulator over TLS on :9444. Caddy's internal CA
+// over TLS on :7443, the same bridge on plaintext :7080 (to prove it is
+// refused), and the Graph emulator over TLS on :7444. Caddy's internal CA
 // signs both TLS sites; the bridge's upstream leg trusts it through
 // tls_trust_pool, and the test client trusts it through the root
 // certificate served by the admin API — TLS is verified on both legs.
@@ -36,15 +36,15 @@ import (
 const integrationConfig = `
 {
 	admin localhost:2999
-	http_port 9080
-	https_port 9443
+	http_port 7080
+	https_port 7443
 	local_certs
 	skip_install_trust
 	grace_period 1ns
 }
 
-https://localhost:9443 {
-	devicebridge https://localhost:9444/v1.0 {
+https://localhost:7443 {
+	devicebridge https://localhost:7444/v1.0 {
 		state_key AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8
 		transport http {
 			tls_trust_pool pki_root local
@@ -52,8 +52,8 @@ https://localhost:9443 {
 	}
 }
 
-http://localhost:9080 {
-	devicebridge https://localhost:9444/v1.0 {
+http://localhost:7080 {
+	devicebridge https://localhost:7444/v1.0 {
 		state_key AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8
 		transport http {
 			tls_trust_pool pki_root local
@@ -61,7 +61,7 @@ http://localhost:9080 {
 	}
 }
 
-https://localhost:9444 {
+https://localhost:7444 {
 	graph_emulator {
 		seed demo
 	}
@@ -69,9 +69,9 @@ https://localhost:9444 {
 `
 
 const (
-	deviceURL   = "https://localhost:9443/device/v1/batch"
-	plainURL    = "http://localhost:9080/device/v1/batch"
-	emulatorURL = "https://localhost:9444"
+	deviceURL   = "https://localhost:7443/device/v1/batch"
+	plainURL    = "http://localhost:7080/device/v1/batch"
+	emulatorURL = "https://localhost:7444"
 )
 
 func TestMain(m *testing.M) {
@@ -253,7 +253,7 @@ func (e *env) syncAll(token, op string, args map[string]any) ([]gjson.Result, st
 
 func TestIntegrationInboxSyncAndChanges(t *testing.T) {
 	e := startBridge(t)
-	token := "demo"
+	token := e.newMailbox("demo") // a private copy of the demo mailbox: this test changes it
 
 	inbox := e.command(token, "folder.get", map[string]any{"folder": "inbox"})
 	require.Equal(t, int64(200), inbox.Get("status").Int(), inbox.Raw)
@@ -281,7 +281,7 @@ func TestIntegrationInboxSyncAndChanges(t *testing.T) {
 
 	// An idle incremental round has nothing.
 	idle, state := e.syncAll(token, "mail.sync", map[string]any{"folder": "inbox", "state": state})
-	_ = idle
+	assert.Empty(t, idle, "nothing changed, nothing to sync")
 
 	// Change the mailbox the way another client would.
 	delivered := gjson.ParseBytes(e.control("POST", "/_emulator/mailboxes/"+token+"/deliver", map[string]any{
@@ -336,6 +336,10 @@ func TestIntegrationInboxSyncAndChanges(t *testing.T) {
 		}
 	}
 	assert.True(t, found, "the moved message is in the Archive with the same id")
+
+	metrics := scrapeMetrics(t)
+	assert.Contains(t, metrics, `caddy_devicebridge_commands_total{op="mail.sync",status="200"}`)
+	assert.Contains(t, metrics, `caddy_devicebridge_translate_duration_seconds_count{phase="response"}`)
 }
 
 func TestIntegrationFoldersAndBatch(t *testing.T) {
@@ -455,6 +459,21 @@ func TestIntegrationAuthentication(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "%s", body)
 	assert.Equal(t, "unauthenticated", gjson.GetBytes(body, "error.code").String())
 	assert.Contains(t, resp.Header.Get("WWW-Authenticate"), "authorization_uri=", "Graph's challenge is copied")
+
+	metrics := scrapeMetrics(t)
+	assert.Contains(t, metrics, `caddy_devicebridge_envelope_errors_total{status="401"}`)
+	assert.Contains(t, metrics, `caddy_devicebridge_upstream_responses_total{status="401"}`)
+}
+
+// scrapeMetrics reads Caddy's metrics endpoint on the admin API.
+func scrapeMetrics(t *testing.T) string {
+	t.Helper()
+	resp, err := http.Get("http://localhost:2999/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return string(body)
 }
 
 func TestIntegrationPlaintextRefused(t *testing.T) {

@@ -18,8 +18,7 @@ import (
 // config load and serves the active one from its metrics endpoint.
 //
 // Labels stay bounded: op names come from the translator's registry
-// ("unknown" for anything else), codes from the device API's fixed set,
-// statuses are HTTP status codes.
+// ("unknown" for anything else), statuses are HTTP status codes.
 type metrics struct {
 	commands          *prometheus.CounterVec
 	envelopeErrors    *prometheus.CounterVec
@@ -41,8 +40,8 @@ func newMetrics() *metrics {
 		}, []string{"op", "status"}),
 		envelopeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Subsystem: sub, Name: "envelope_errors_total",
-			Help: "Device requests refused or failed as a whole, by device error code.",
-		}, []string{"code"}),
+			Help: "Device requests refused or failed as a whole (envelope-level errors), by HTTP status.",
+		}, []string{"status"}),
 		translateDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: ns, Subsystem: sub, Name: "translate_duration_seconds",
 			Help:    "Time spent translating, by phase (request: device to Graph; response: Graph to device).",
@@ -84,8 +83,8 @@ func (m *metrics) countCommands(results []translate.Result) {
 	}
 }
 
-func (m *metrics) countEnvelopeError(code string) {
-	m.envelopeErrors.WithLabelValues(code).Inc()
+func (m *metrics) countEnvelopeError(status int) {
+	m.envelopeErrors.WithLabelValues(strconv.Itoa(status)).Inc()
 }
 
 func (m *metrics) observeTranslate(phase string, took time.Duration) {

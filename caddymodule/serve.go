@@ -194,6 +194,9 @@ func (h *Handler) writeOutcome(w http.ResponseWriter, r *http.Request, outcome t
 		header.Set("X-Upstream-Request-Id", outcome.UpstreamRequestID)
 	}
 	h.metrics.countCommands(outcome.Results)
+	if outcome.Status != http.StatusOK {
+		h.metrics.countEnvelopeError(outcome.Status)
+	}
 	if c := h.logger.Check(zapcore.DebugLevel, "batch translated"); c != nil {
 		c.Write(
 			zap.Int("status", outcome.Status),
@@ -207,7 +210,7 @@ func (h *Handler) writeOutcome(w http.ResponseWriter, r *http.Request, outcome t
 
 // writeError sends an envelope-level device error.
 func (h *Handler) writeError(w http.ResponseWriter, e *translate.Error) error {
-	h.metrics.countEnvelopeError(e.Code)
+	h.metrics.countEnvelopeError(e.Status)
 	if e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
 	}
