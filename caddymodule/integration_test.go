@@ -7,9 +7,11 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,26 +27,48 @@ import (
 )
 
 // The integration tests run one real Caddy in this test process (caddytest
-// starts it once, admin on localhost:2999) with three sites: the device API
-// over TLS on :7443, the same bridge on plaintext :7080 (to prove it is
-// refused), and the Graph emulator over TLS on :7444. Caddy's internal CA
-// signs both TLS sites; the bridge's upstream leg trusts it through
-// tls_trust_pool, and the test client trusts it through the root
-// certificate served by the admin API — TLS is verified on both legs.
+// starts it once) with three sites: the device API over TLS, the same bridge
+// on plaintext HTTP (to prove it is refused), and the Graph emulator over
+// TLS. Caddy's internal CA signs both TLS sites; the bridge's upstream leg
+// trusts it through tls_trust_pool, and the test client trusts it through
+// the root certificate served by the admin API — TLS is verified on both
+// legs.
 //
-// caddytest uses fixed ports, so these tests must not run in parallel.
-const integrationConfig = `
+// caddytest uses fixed ports, so these tests must not run in parallel. The
+// ports are 2999 (admin), 7080, 7443 and 7444 by default;
+// DEVICEBRIDGE_TEST_PORT_OFFSET shifts all four, so two checkouts can run
+// their suites on one machine at the same time.
+var (
+	adminPort    = 2999 + portOffset()
+	plainPort    = 7080 + portOffset()
+	devicePort   = 7443 + portOffset()
+	emulatorPort = 7444 + portOffset()
+
+	adminURL    = fmt.Sprintf("http://localhost:%d", adminPort)
+	deviceURL   = fmt.Sprintf("https://localhost:%d/device/v1/batch", devicePort)
+	plainURL    = fmt.Sprintf("http://localhost:%d/device/v1/batch", plainPort)
+	emulatorURL = fmt.Sprintf("https://localhost:%d", emulatorPort)
+)
+
+func portOffset() int {
+	n, _ := strconv.Atoi(os.Getenv("DEVICEBRIDGE_TEST_PORT_OFFSET"))
+	return n
+}
+
+// integrationConfig is the Caddyfile of the test server.
+func integrationConfig() string {
+	return fmt.Sprintf(`
 {
-	admin localhost:2999
-	http_port 7080
-	https_port 7443
+	admin localhost:%[1]d
+	http_port %[2]d
+	https_port %[3]d
 	local_certs
 	skip_install_trust
 	grace_period 1ns
 }
 
-https://localhost:7443 {
-	devicebridge https://localhost:7444/v1.0 {
+https://localhost:%[3]d {
+	devicebridge https://localhost:%[4]d/v1.0 {
 		state_key AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8
 		transport http {
 			tls_trust_pool pki_root local
@@ -52,8 +76,8 @@ https://localhost:7443 {
 	}
 }
 
-http://localhost:7080 {
-	devicebridge https://localhost:7444/v1.0 {
+http://localhost:%[2]d {
+	devicebridge https://localhost:%[4]d/v1.0 {
 		state_key AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8
 		transport http {
 			tls_trust_pool pki_root local
@@ -61,18 +85,13 @@ http://localhost:7080 {
 	}
 }
 
-https://localhost:7444 {
+https://localhost:%[4]d {
 	graph_emulator {
 		seed demo
 	}
 }
-`
-
-const (
-	deviceURL   = "https://localhost:7443/device/v1/batch"
-	plainURL    = "http://localhost:7080/device/v1/batch"
-	emulatorURL = "https://localhost:7444"
-)
+`, adminPort, plainPort, devicePort, emulatorPort)
+}
 
 func TestMain(m *testing.M) {
 	// Keep Caddy's storage (its internal CA) away from the user's.
@@ -96,8 +115,8 @@ type env struct {
 
 func startBridge(t *testing.T) *env {
 	t.Helper()
-	tester := caddytest.NewTester(t)
-	tester.InitServer(integrationConfig, "caddyfile")
+	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort})
+	tester.InitServer(integrationConfig(), "caddyfile")
 	if t.Failed() {
 		t.FailNow()
 	}
@@ -107,7 +126,7 @@ func startBridge(t *testing.T) *env {
 // trustingClient trusts only Caddy's local root certificate.
 func trustingClient(t *testing.T) *http.Client {
 	t.Helper()
-	resp, err := http.Get("http://localhost:2999/pki/ca/local")
+	resp, err := http.Get(adminURL + "/pki/ca/local")
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
@@ -468,7 +487,7 @@ func TestIntegrationAuthentication(t *testing.T) {
 // scrapeMetrics reads Caddy's metrics endpoint on the admin API.
 func scrapeMetrics(t *testing.T) string {
 	t.Helper()
-	resp, err := http.Get("http://localhost:2999/metrics")
+	resp, err := http.Get(adminURL + "/metrics")
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
