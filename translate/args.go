@@ -17,7 +17,7 @@ const (
 )
 
 // argBit names one known argument.
-type argBit uint16
+type argBit uint64
 
 const (
 	argMailbox argBit = 1 << iota

@@ -26,12 +26,63 @@ const (
 	opFolderGet
 	opMailSync
 	opMailGet
+	// Mail actions and search.
+	opMailUpdate
+	opMailMove
+	opMailDelete
+	opMailSend
+	opMailReply
+	opMailForward
+	opMailSearch
+	opAttachmentsList
+	// Calendar and contacts.
+	opCalendarSync
+	opEventRespond
+	opEventCreate
+	opEventUpdate
+	opEventDelete
+	opContactsSync
+	opContactCreate
+	opContactUpdate
+	opContactDelete
 	numOps
 )
 
 // opNames are the registry's op names, indexed by opKind. opUnknown's name is
 // the metrics label for any op outside the registry.
-var opNames = [numOps]string{"unknown", "folders.sync", "folder.get", "mail.sync", "mail.get"}
+var opNames = [numOps]string{
+	opUnknown:         "unknown",
+	opFoldersSync:     "folders.sync",
+	opFolderGet:       "folder.get",
+	opMailSync:        "mail.sync",
+	opMailGet:         "mail.get",
+	opMailUpdate:      "mail.update",
+	opMailMove:        "mail.move",
+	opMailDelete:      "mail.delete",
+	opMailSend:        "mail.send",
+	opMailReply:       "mail.reply",
+	opMailForward:     "mail.forward",
+	opMailSearch:      "mail.search",
+	opAttachmentsList: "attachments.list",
+	opCalendarSync:    "calendar.sync",
+	opEventRespond:    "event.respond",
+	opEventCreate:     "event.create",
+	opEventUpdate:     "event.update",
+	opEventDelete:     "event.delete",
+	opContactsSync:    "contacts.sync",
+	opContactCreate:   "contact.create",
+	opContactUpdate:   "contact.update",
+	opContactDelete:   "contact.delete",
+}
+
+// opImplemented marks the ops this version translates; the others answer
+// like an unknown op. Remove an op from here by implementing it.
+var opImplemented = [numOps]bool{
+	opFoldersSync: true,
+	opFolderGet:   true,
+	opMailSync:    true,
+	opMailGet:     true,
+}
 
 // String returns the op's device name, or "unknown".
 func (k opKind) String() string {
@@ -236,7 +287,7 @@ func (p *Plan) addCommand(v gjson.Result) *Error {
 	p.n++
 	c.id = id.Str
 	c.op = lookupOp(op.Str)
-	if c.op == opUnknown {
+	if c.op == opUnknown || !opImplemented[c.op] {
 		c.err = invalidArgs(msgUnknownOp)
 		return nil
 	}
