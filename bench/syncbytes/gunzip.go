@@ -1,0 +1,16 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+)
+
+func gunzip(b []byte) ([]byte, error) {
+	r, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return io.ReadAll(r)
+}
