@@ -100,7 +100,12 @@ func (c *call) getAttachment(ref, attRef string, raw bool) {
 	}
 	mb := c.mb
 	mb.mu.RLock()
-	defer mb.mu.RUnlock()
+	locked := true
+	defer func() {
+		if locked {
+			mb.mu.RUnlock()
+		}
+	}()
 	m, gerr := mb.messageByRef(ref)
 	if gerr != nil {
 		c.fail(gerr)
@@ -119,6 +124,14 @@ func (c *call) getAttachment(ref, attRef string, raw bool) {
 		} else {
 			c.fail(errItemNotFound())
 		}
+		return
+	}
+	if raw && att.generatedSeed != 0 {
+		// Stream without holding the mailbox lock or the bytes.
+		contentType, seed, size := att.contentType, att.generatedSeed, att.size
+		mb.mu.RUnlock()
+		locked = false
+		writeGeneratedValue(c.w, contentType, seed, size)
 		return
 	}
 	if raw {

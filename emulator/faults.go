@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,6 +21,11 @@ const (
 	FaultActionTruncate = "truncate"
 	// FaultActionResetAfterHeaders sends 200 headers, then closes.
 	FaultActionResetAfterHeaders = "reset_after_headers"
+	// FaultActionResetAfterProcessing serves the request normally (its
+	// body is read and its effect, e.g. a sendMail, happens), throws the
+	// answer away and closes the connection: the client cannot tell
+	// whether the request took effect.
+	FaultActionResetAfterProcessing = "reset_after_processing"
 )
 
 // FaultRule injects a failure into matching Graph requests. Empty match
@@ -56,10 +62,15 @@ type FaultRule struct {
 	Body *string `json:"body,omitempty"`
 	// ContentType is the Content-Type of Body; default application/json.
 	ContentType string `json:"contentType,omitempty"`
-	// Action is "reset", "truncate" or "reset_after_headers".
+	// Action is "reset", "truncate", "reset_after_headers" or
+	// "reset_after_processing".
 	Action string `json:"action,omitempty"`
 	// BatchEnvelope makes the rule match the $batch envelope only.
 	BatchEnvelope bool `json:"batchEnvelope,omitempty"`
+	// Cancelled is reported by the listing only (ignored when adding): how
+	// many requests this rule delayed whose client went away during the
+	// delay — a cancelled upstream call, as seen by Graph.
+	Cancelled int64 `json:"cancelled,omitempty"`
 }
 
 // fault is an installed rule.
@@ -67,6 +78,7 @@ type fault struct {
 	rule      FaultRule
 	delay     time.Duration
 	remaining int // -1 = unlimited
+	cancelled atomic.Int64
 }
 
 // faultSet holds the installed rules in order.
@@ -92,7 +104,7 @@ func (r FaultRule) validate() (time.Duration, error) {
 		return 0, fmt.Errorf("invalid status %d", r.Status)
 	}
 	switch r.Action {
-	case "", FaultActionReset, FaultActionTruncate, FaultActionResetAfterHeaders:
+	case "", FaultActionReset, FaultActionTruncate, FaultActionResetAfterHeaders, FaultActionResetAfterProcessing:
 	default:
 		return 0, fmt.Errorf("unknown action %q", r.Action)
 	}
@@ -116,6 +128,7 @@ func (s *Server) AddFault(r FaultRule) error {
 	if err != nil {
 		return err
 	}
+	r.Cancelled = 0
 	f := &fault{rule: r, delay: d, remaining: 1}
 	if r.Count != nil {
 		f.remaining = *r.Count
@@ -149,6 +162,7 @@ func (s *Server) Faults() []FaultRule {
 		r := f.rule
 		n := max(f.remaining, 0)
 		r.Count = &n
+		r.Cancelled = f.cancelled.Load()
 		out = append(out, r)
 	}
 	return out
@@ -213,6 +227,7 @@ func (f *fault) wait(ctx context.Context) bool {
 	case <-t.C:
 		return true
 	case <-ctx.Done():
+		f.cancelled.Add(1)
 		return false
 	}
 }
@@ -300,6 +315,9 @@ func runAction(w http.ResponseWriter, action string, produce func(http.ResponseW
 		w.Header().Set("Content-Length", "4096")
 		w.WriteHeader(http.StatusOK)
 		abortConnection(w, true)
+	case FaultActionResetAfterProcessing:
+		produce(newRecorder())
+		abortConnection(w, false)
 	case FaultActionTruncate:
 		rec := newRecorder()
 		produce(rec)

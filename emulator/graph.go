@@ -292,6 +292,16 @@ func (c *call) route(segs []string) {
 	switch {
 	case eq(segs[0], "mailFolders"):
 		c.routeFolders(segs[1:])
+	case eq(segs[0], "calendarView"), eq(segs[0], "events"), eq(segs[0], "calendar"):
+		c.routeCalendar(segs)
+	case eq(segs[0], "contacts"):
+		c.routeContacts(segs[1:])
+	case eq(segs[0], "sendMail") && len(segs) == 1:
+		if m != http.MethodPost {
+			c.fail(errMethodNotAllowed())
+			return
+		}
+		c.sendMail()
 	case eq(segs[0], "messages"):
 		if len(segs) == 1 {
 			if m == http.MethodGet {
@@ -402,6 +412,12 @@ func (c *call) routeMessage(ref string, rest []string) {
 			return
 		}
 		c.moveOrCopyMessage(ref, eq(rest[0], "copy"))
+	case (eq(rest[0], "reply") || eq(rest[0], "replyAll") || eq(rest[0], "forward")) && len(rest) == 1:
+		if m != http.MethodPost {
+			c.fail(errMethodNotAllowed())
+			return
+		}
+		c.replyOrForward(ref, rest[0])
 	case eq(rest[0], "$value") && len(rest) == 1:
 		if m != http.MethodGet {
 			c.fail(errMethodNotAllowed())

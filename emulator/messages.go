@@ -338,6 +338,16 @@ func (c *call) listMessages(folderRef *string) {
 		c.fail(gerr)
 		return
 	}
+	searchValue, searching := c.query["$search"]
+	terms, gerr := parseSearch(searchValue, searching)
+	if gerr != nil {
+		c.fail(gerr)
+		return
+	}
+	if searching && op != "" {
+		c.fail(errBadRequest("The query parameter '$filter' is not supported with '$search'."))
+		return
+	}
 	mb := c.mb
 	mb.mu.RLock()
 	defer mb.mu.RUnlock()
@@ -357,6 +367,9 @@ func (c *call) listMessages(folderRef *string) {
 	}
 	if op != "" {
 		msgs = filterPrefix(msgs, op, at)
+	}
+	if searching {
+		msgs = searchMessages(msgs, terms)
 	}
 	o := c.renderOpts(false)
 	b := pooledBuf()

@@ -122,6 +122,8 @@ func seedDemoMailbox(mb *mailbox) {
 	g.fill(mb.wellKnown["deleteditems"], 15, 60, false)
 	g.fill(mb.wellKnown["junkemail"], 6, 30, false)
 	g.fill(hidden, 4, 200, false)
+	seedCalendar(mb)
+	seedContacts(mb)
 }
 
 // seedSmallMailbox gives mb a handful of Inbox messages.

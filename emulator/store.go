@@ -211,6 +211,9 @@ type mailbox struct {
 
 	syncStates *syncStateCache
 	inflight   atomic.Int32
+
+	// pim holds the calendar and contacts; guarded by mu.
+	pim pimStore
 }
 
 func newMailbox(token, upn, displayName, objectID string, syncCapacity int) *mailbox {

@@ -19,6 +19,8 @@ type deltaKind uint8
 const (
 	deltaMessages deltaKind = iota + 1
 	deltaFolders
+	deltaEvents
+	deltaContacts
 )
 
 // roundItem is one entry of a delta round: a message (rendered with its
@@ -26,6 +28,11 @@ const (
 type roundItem struct {
 	msg    *message
 	folder *folder
+	// event is a single event, series master or exception; with occStart
+	// set, the occurrence of the series master event starting then (a stub).
+	event    *event
+	occStart time.Time
+	contact  *contact
 	// removed entries carry the ids the client knew.
 	removed     bool
 	restID      string
@@ -49,6 +56,8 @@ type deltaOptions struct {
 	filterOp   string // "", "ge" or "gt"
 	filterTime time.Time
 	changeType string // "", "created", "updated" or "deleted"
+	// windowStart and windowEnd are calendarView delta's window.
+	windowStart, windowEnd time.Time
 }
 
 // syncState is what a skiptoken or deltatoken stands for. States are never
