@@ -28,6 +28,37 @@ const (
 	argSince
 	argFields
 	argBody
+	// Calendar and contacts (also subject and comment, which mail commands share).
+	argStart
+	argEnd
+	argResponse
+	argComment
+	argSend
+	argSubject
+	argAllDay
+	argLocation
+	argAttendees
+	argShowAs
+	argName
+	argGiven
+	argSurname
+	argEmails
+	argMobile
+	argBusiness
+	argHome
+	argCompany
+	argTitle
+	// Mail actions and search (subject, comment and body are shared).
+	argTo
+	argCc
+	argBcc
+	argAttachments
+	argSave
+	argAll
+	argQuery
+	argRead
+	argFlag
+	argCats
 )
 
 // opArgs lists the arguments each op accepts.
@@ -36,11 +67,35 @@ var opArgs = [numOps]argBit{
 	opFolderGet:   argMailbox | argFolder,
 	opMailSync:    argMailbox | argFolder | argState | argWindow | argSince | argFields,
 	opMailGet:     argMailbox | argID | argBody | argFields,
+	// Mail actions, search and attachments.
+	opMailUpdate:      argMailbox | argID | argRead | argFlag | argCats | argFields,
+	opMailMove:        argMailbox | argID | argTo | argFields,
+	opMailDelete:      argMailbox | argID,
+	opMailSend:        argMailbox | argTo | argCc | argBcc | argSubject | argBody | argAttachments | argSave,
+	opMailReply:       argMailbox | argID | argComment | argAll,
+	opMailForward:     argMailbox | argID | argTo | argComment,
+	opMailSearch:      argMailbox | argQuery | argWindow | argState | argFields,
+	opAttachmentsList: argMailbox | argID,
+	// Calendar and contacts.
+	opCalendarSync:  argMailbox | argState | argWindow | argStart | argEnd,
+	opEventRespond:  argMailbox | argID | argResponse | argComment | argSend,
+	opEventCreate:   argMailbox | eventEditArgs,
+	opEventUpdate:   argMailbox | argID | eventEditArgs,
+	opEventDelete:   argMailbox | argID,
+	opContactsSync:  argMailbox | argState | argWindow,
+	opContactCreate: argMailbox | contactEditArgs,
+	opContactUpdate: argMailbox | argID | contactEditArgs,
+	opContactDelete: argMailbox | argID,
 }
 
 // argValues holds the raw values of the known arguments of one command.
 type argValues struct {
 	mailbox, folder, id, state, window, since, fields, body gjson.Result
+	// Calendar and contacts.
+	start, end, response, comment, send, subject, allDay, location, attendees, showAs gjson.Result
+	name, given, surname, emails, mobile, business, home, company, title              gjson.Result
+	// Mail actions and search.
+	to, cc, bcc, attachments, save, all, query, read, flag, cats gjson.Result
 }
 
 func (a *argValues) slot(name string) (argBit, *gjson.Result) {
@@ -61,8 +116,28 @@ func (a *argValues) slot(name string) (argBit, *gjson.Result) {
 		return argFields, &a.fields
 	case "body":
 		return argBody, &a.body
+	case "to":
+		return argTo, &a.to
+	case "cc":
+		return argCc, &a.cc
+	case "bcc":
+		return argBcc, &a.bcc
+	case "attachments":
+		return argAttachments, &a.attachments
+	case "save":
+		return argSave, &a.save
+	case "all":
+		return argAll, &a.all
+	case "query":
+		return argQuery, &a.query
+	case "read":
+		return argRead, &a.read
+	case "flag":
+		return argFlag, &a.flag
+	case "cats":
+		return argCats, &a.cats
 	}
-	return 0, nil
+	return a.pimSlot(name)
 }
 
 // collectArgs reads the args object once, keeping the arguments op accepts.
@@ -175,11 +250,17 @@ func (t *Translator) parseArgs(c *command, args gjson.Result) *Error {
 			fields &^= 1 << mfBody
 		}
 		c.fields = fields | 1<<mfID
-	case opMailSync:
+	case opMailSync, opMailUpdate, opMailMove, opMailSearch:
 		if fields == 0 {
 			fields = messageFieldsSyncDefault
 		}
 		c.fields = fields | 1<<mfID
+	}
+	if perr := c.parsePIMArgs(&a); perr != nil {
+		return perr
+	}
+	if perr := t.parseMailActionArgs(c, &a); perr != nil {
+		return perr
 	}
 	if !c.op.isSync() {
 		return nil

@@ -43,10 +43,13 @@ func (t *Translator) preferFor(dst []string, c *command) []string {
 	if c.op.isSync() && c.window >= 1 && c.window <= maxWindow {
 		dst = append(dst, maxPageSizePrefer[c.window])
 	}
-	if c.op == opMailGet || c.op == opMailSync {
+	if c.op == opMailGet || c.op == opMailSync || c.op == opMailUpdate || c.op == opMailMove || c.op == opMailSearch {
 		if bp := bodyPreference(c); bp != "" {
 			dst = append(dst, bp)
 		}
+	}
+	if c.op.wantsUTC() {
+		dst = append(dst, preferUTC)
 	}
 	if t.immutableIDs {
 		dst = append(dst, preferImmutableID)
@@ -67,7 +70,10 @@ func (p *Plan) buildCall() {
 			if c.err != nil {
 				continue
 			}
-			p.call = Call{Method: "GET", Path: t.basePath + c.url[:c.pathLen]}
+			p.call = Call{Method: c.upstreamMethod(), Path: t.basePath + c.url[:c.pathLen]}
+			if c.payload != nil {
+				p.call.ContentType, p.call.Body = batchContentType, c.payload
+			}
 			if c.pathLen < len(c.url) {
 				p.call.RawQuery = c.url[c.pathLen+1:]
 			}
@@ -93,17 +99,34 @@ func (p *Plan) buildCall() {
 		// The item id is the command's index in the envelope.
 		b = append(b, `{"id":"`...)
 		b = strconv.AppendInt(b, int64(i), 10)
-		b = append(b, `","method":"GET","url":`...)
+		b = append(b, `","method":"`...)
+		b = append(b, c.upstreamMethod()...)
+		b = append(b, `","url":`...)
 		b = appendJSONString(b, c.url)
-		if pv := t.preferFor(prefer[:0], c); len(pv) > 0 {
-			b = append(b, `,"headers":{"Prefer":"`...)
-			for j, v := range pv {
-				if j > 0 {
-					b = append(b, ", "...)
+		pv := t.preferFor(prefer[:0], c)
+		if len(pv) > 0 || c.payload != nil {
+			b = append(b, `,"headers":{`...)
+			if len(pv) > 0 {
+				b = append(b, `"Prefer":"`...)
+				for j, v := range pv {
+					if j > 0 {
+						b = append(b, ", "...)
+					}
+					b = appendJSONEscaped(b, v)
 				}
-				b = appendJSONEscaped(b, v)
+				b = append(b, '"')
 			}
-			b = append(b, `"}`...)
+			if c.payload != nil {
+				if len(pv) > 0 {
+					b = append(b, ',')
+				}
+				b = append(b, `"Content-Type":"application/json"`...)
+			}
+			b = append(b, '}')
+		}
+		if c.payload != nil {
+			b = append(b, `,"body":`...)
+			b = append(b, c.payload...) // valid JSON built by the translator
 		}
 		b = append(b, '}')
 	}

@@ -82,6 +82,25 @@ var opImplemented = [numOps]bool{
 	opFolderGet:   true,
 	opMailSync:    true,
 	opMailGet:     true,
+	// Mail actions, search and attachments.
+	opMailUpdate:      true,
+	opMailMove:        true,
+	opMailDelete:      true,
+	opMailSend:        true,
+	opMailReply:       true,
+	opMailForward:     true,
+	opMailSearch:      true,
+	opAttachmentsList: true,
+	// Calendar and contacts.
+	opCalendarSync:  true,
+	opEventRespond:  true,
+	opEventCreate:   true,
+	opEventUpdate:   true,
+	opEventDelete:   true,
+	opContactsSync:  true,
+	opContactCreate: true,
+	opContactUpdate: true,
+	opContactDelete: true,
 }
 
 // String returns the op's device name, or "unknown".
@@ -92,7 +111,9 @@ func (k opKind) String() string {
 	return opNames[k]
 }
 
-func (k opKind) isSync() bool { return k == opFoldersSync || k == opMailSync }
+func (k opKind) isSync() bool {
+	return k == opFoldersSync || k == opMailSync || k == opCalendarSync || k == opContactsSync
+}
 
 func lookupOp(s string) opKind {
 	for k := opFoldersSync; k < numOps; k++ {
@@ -128,6 +149,12 @@ type command struct {
 	scope   string // state scope (sync ops): see scopeOf
 	url     string // escaped upstream path[?query] relative to the base path
 	pathLen int    // length of the path part of url
+	method  string // upstream method; "" means GET
+	payload []byte // upstream JSON request body; nil for none
+	start   string // calendar.sync window start, UTC RFC 3339, first call only
+	end     string // calendar.sync window end, UTC RFC 3339, first call only
+	action  string // path segment after the item id (event.respond), "" for none
+	search  string // mail.search query, as given
 }
 
 // scopeOf returns the state scope of the command: the mailbox (lower case) and,

@@ -102,6 +102,10 @@ func (c *command) buildURL() {
 		c.pathLen = len(b)
 		b = append(b, '?')
 		b = appendMessageSelect(b, c.fields)
+	case opMailUpdate, opMailMove, opMailDelete, opMailSend, opMailReply, opMailForward, opMailSearch, opAttachmentsList:
+		b = c.appendMailActionURL(b)
+	default:
+		b = c.appendPIMURL(b) // calendar and contacts
 	}
 	c.url = string(b)
 }

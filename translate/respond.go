@@ -39,6 +39,8 @@ type Result struct {
 	Status int
 	// Code is the error code; "" on success.
 	Code string
+	// RetryAfter is the error's retryAfter in seconds (a throttled result); 0 otherwise.
+	RetryAfter int
 }
 
 // batchItem is one command's upstream answer: the direct call's, or its
@@ -113,7 +115,7 @@ func (p *Plan) readAnswer(r *responder, out *Outcome, status int, header http.He
 		}
 		return fail
 	}
-	if status/100 == 2 && (!parsed || !root.IsObject()) {
+	if status/100 == 2 && (!parsed || !root.IsObject()) && !(r.direct && p.directDataIsEmpty()) {
 		return Error{Status: http.StatusBadGateway, Code: CodeUpstreamError, Message: msgUpstreamMalformed}
 	}
 	if r.direct {
@@ -230,7 +232,7 @@ func (p *Plan) appendResults(b []byte, r *responder, envRequestID string) []byte
 			b = appendInt(b, fail.Status)
 			b = append(b, `,"error":`...)
 			b = fail.AppendObject(b)
-			p.results[i] = Result{Op: c.op.String(), Status: fail.Status, Code: fail.Code}
+			p.results[i] = Result{Op: c.op.String(), Status: fail.Status, Code: fail.Code, RetryAfter: fail.RetryAfter}
 		} else {
 			p.results[i] = Result{Op: c.op.String(), Status: http.StatusOK}
 		}
@@ -242,12 +244,17 @@ func (p *Plan) appendResults(b []byte, r *responder, envRequestID string) []byte
 // appendData writes the data of a successful command from its upstream body.
 func (p *Plan) appendData(b []byte, c *command, body gjson.Result) ([]byte, Error) {
 	malformed := Error{Status: http.StatusBadGateway, Code: CodeUpstreamError, Message: msgUpstreamMalformed}
+	if c.op.dataIsEmpty() {
+		return append(b, "{}"...), Error{} // 202/204: no body to translate
+	}
 	if !body.IsObject() {
 		return b, malformed
 	}
 	switch c.op {
-	case opFoldersSync, opMailSync:
+	case opFoldersSync, opMailSync, opCalendarSync, opContactsSync:
 		return p.appendSyncData(b, c, body)
+	case opEventCreate, opEventUpdate, opContactCreate, opContactUpdate:
+		return appendPIMData(b, c, body)
 	case opFolderGet:
 		var vals folderValues
 		collectFolder(body, &vals)
@@ -266,6 +273,12 @@ func (p *Plan) appendData(b []byte, c *command, body gjson.Result) ([]byte, Erro
 		b = append(b, `{"message":`...)
 		b = appendMessage(b, &vals, c.fields)
 		return append(b, '}'), Error{}
+	case opMailUpdate, opMailMove:
+		return appendMessageData(b, c, body)
+	case opMailSearch:
+		return p.appendSearchData(b, c, body)
+	case opAttachmentsList:
+		return appendAttachmentsData(b, body)
 	}
 	return b, malformed
 }
@@ -300,7 +313,12 @@ func (p *Plan) appendSyncData(b []byte, c *command, page gjson.Result) ([]byte, 
 	}
 	b = append(b, `{"changes":[`...)
 	n := 0
-	if c.op == opMailSync {
+	if c.op == opCalendarSync || c.op == opContactsSync {
+		var fail Error
+		if b, fail = appendPIMChanges(b, c.op, value); fail.Code != "" {
+			return b, fail
+		}
+	} else if c.op == opMailSync {
 		var vals messageValues
 		eachElement(value.Raw, func(item gjson.Result) bool {
 			if !item.IsObject() {

@@ -380,9 +380,9 @@ func TestBatchUnpacking(t *testing.T) {
 		t.Fatalf("got  %s\nwant %s", maskState(out), want)
 	}
 	wantResults := []Result{
-		{"folder.get", 200, ""}, {"mail.sync", 410, CodeResyncRequired}, {"mail.get", 400, CodeInvalidArgs},
-		{"mail.get", 502, CodeUpstreamError}, {"folders.sync", 429, CodeThrottled}, {"folder.get", 429, CodeThrottled},
-		{"mail.get", 404, CodeNotFound}, {"folders.sync", 200, ""}, {"folder.get", 200, ""},
+		{"folder.get", 200, "", 0}, {"mail.sync", 410, CodeResyncRequired, 0}, {"mail.get", 400, CodeInvalidArgs, 0},
+		{"mail.get", 502, CodeUpstreamError, 0}, {"folders.sync", 429, CodeThrottled, 7}, {"folder.get", 429, CodeThrottled, 7},
+		{"mail.get", 404, CodeNotFound, 0}, {"folders.sync", 200, "", 0}, {"folder.get", 200, "", 0},
 	}
 	if o.Status != 200 || o.UpstreamRequestID != "env-1" || len(o.Results) != len(wantResults) {
 		t.Fatalf("outcome %+v", o)

@@ -130,8 +130,12 @@ func (t *Translator) openState(token string, op opKind, scope string) (stateReco
 		if rec.fields != folderFieldsAll {
 			return rec, bad
 		}
-	case opMailSync:
+	case opMailSync, opMailSearch:
 		if rec.fields&^messageFieldsAll != 0 || rec.fields&(1<<mfID) == 0 {
+			return rec, bad
+		}
+	case opCalendarSync, opContactsSync:
+		if rec.fields != pimFieldsAll {
 			return rec, bad
 		}
 	default:

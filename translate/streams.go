@@ -1,0 +1,116 @@
+package translate
+
+import (
+	"net/http"
+
+	"github.com/tidwall/gjson"
+)
+
+// This file builds the upstream calls of the streaming endpoints
+// (DEVICE_API.md §2, §5) and maps their failed answers to device errors.
+// The bodies themselves never pass through the translator: the caller
+// streams them.
+
+// MIMESendContentType is the request body type of Graph's MIME sendMail
+// form: the RFC 822 message, base64-encoded.
+const MIMESendContentType = "text/plain"
+
+// Messages of the streaming endpoints.
+const (
+	msgBadAttachmentID = "attachment id must be a Graph id"
+)
+
+// AttachmentValueCall returns the call GET {base}/me/messages/{id}/attachments/{aid}/$value
+// (or /users/{mailbox}/… when mailbox is not ""). Ids and mailbox are
+// checked like command arguments: a bad one is 400 invalid_args.
+func (t *Translator) AttachmentValueCall(mailbox, messageID, attachmentID string) (*Call, *Error) {
+	b, err := t.streamRoot(mailbox, messageID)
+	if err != nil {
+		return nil, err
+	}
+	if !validGraphID(attachmentID) {
+		return nil, invalidArgs(msgBadAttachmentID)
+	}
+	b = append(b, "/attachments/"...)
+	b = appendPathSegment(b, attachmentID)
+	b = append(b, "/$value"...)
+	return t.streamCall(http.MethodGet, b, ""), nil
+}
+
+// MIMEValueCall returns the call GET {base}/me/messages/{id}/$value: the
+// message as MIME.
+func (t *Translator) MIMEValueCall(mailbox, messageID string) (*Call, *Error) {
+	b, err := t.streamRoot(mailbox, messageID)
+	if err != nil {
+		return nil, err
+	}
+	b = append(b, "/$value"...)
+	return t.streamCall(http.MethodGet, b, ""), nil
+}
+
+// MIMESendCall returns the call POST {base}/me/sendMail with Content-Type
+// text/plain. Its Body is nil: the caller streams the device's MIME message
+// base64-encoded as the request body.
+func (t *Translator) MIMESendCall(mailbox string) (*Call, *Error) {
+	if mailbox != "" && !validMailbox(mailbox) {
+		return nil, invalidArgs(msgBadMailbox)
+	}
+	b := make([]byte, 0, len(t.basePath)+len(mailbox)*3+32)
+	b = append(b, t.basePath...)
+	b = appendRoot(b, mailbox)
+	b = append(b, "/sendMail"...)
+	return t.streamCall(http.MethodPost, b, MIMESendContentType), nil
+}
+
+// streamRoot checks mailbox and message id and returns
+// {base}/me/messages/{id} (escaped).
+func (t *Translator) streamRoot(mailbox, messageID string) ([]byte, *Error) {
+	if mailbox != "" && !validMailbox(mailbox) {
+		return nil, invalidArgs(msgBadMailbox)
+	}
+	if !validGraphID(messageID) {
+		return nil, invalidArgs(msgBadMessageID)
+	}
+	b := make([]byte, 0, len(t.basePath)+len(mailbox)*3+len(messageID)*3+600)
+	b = append(b, t.basePath...)
+	b = appendRoot(b, mailbox)
+	b = append(b, "/messages/"...)
+	return appendPathSegment(b, messageID), nil
+}
+
+func (t *Translator) streamCall(method string, path []byte, contentType string) *Call {
+	c := &Call{Method: method, Path: string(path), ContentType: contentType}
+	if t.immutableIDs {
+		c.Prefer = []string{preferImmutableID}
+	}
+	return c
+}
+
+// UpstreamError maps a streaming endpoint's non-2xx upstream answer (status,
+// headers, and the start of its body, at most a few KiB are needed) to the
+// device error: 401, 429 and 5xx as for an envelope (unauthenticated — the
+// caller copies WWW-Authenticate —, throttled with retryAfter,
+// upstream_unavailable / upstream_timeout / upstream_error), every other
+// status as a command's result (400 invalid_args, 403 forbidden, 404
+// not_found, 409/412 conflict, 410 resync_required, anything else 502
+// upstream_error), with upstreamCode and requestId. It returns nil for a
+// 2xx status.
+func (t *Translator) UpstreamError(status int, header http.Header, body []byte) *Error {
+	if status/100 == 2 {
+		return nil
+	}
+	var root gjson.Result
+	if len(body) > 0 && depthWithin(body, maxUpstreamDepth) && gjson.ValidBytes(body) {
+		root = gjson.ParseBytes(body)
+	}
+	now := t.now()
+	if e, ok := envelopeFailure(status, header, root, true, now); ok {
+		return &e
+	}
+	r := responder{header: header, direct: true, now: now}
+	it := batchItem{present: true, status: status, body: root}
+	// commandFailure reads only its arguments, never the plan.
+	var p *Plan
+	e := p.commandFailure(&r, &it)
+	return &e
+}
