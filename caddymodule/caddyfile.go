@@ -26,8 +26,9 @@ func init() {
 // the reverse_proxy it expands into.
 var translatorSubdirectives = map[string]bool{
 	"prefix": true, "state_key": true, "state_ttl": true, "immutable_ids": true,
-	"max_request_body": true, "max_response_body": true, "max_commands": true,
-	"insecure_upstream": true,
+	"max_request_body": true, "max_response_body": true, "max_commands": true, "max_mime_body": true,
+	"insecure_upstream": true, "max_inflight_per_mailbox": true, "queue_timeout": true,
+	"max_tracked_mailboxes": true,
 }
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
@@ -39,8 +40,12 @@ var translatorSubdirectives = map[string]bool{
 //	    immutable_ids     on|off                     # default on
 //	    max_request_body  <size>                     # default 1MiB
 //	    max_response_body <size>                     # default 32MiB
+//	    max_mime_body     <size>                     # default 4MiB (mime/send)
 //	    max_commands      <1-20>                     # default 20
 //	    insecure_upstream                            # allow an http:// upstream (testing only)
+//	    max_inflight_per_mailbox <n>                 # default 4
+//	    queue_timeout     <duration>                 # default 10s
+//	    max_tracked_mailboxes <n>                    # default 100000
 //
 //	    # any reverse_proxy subdirective, passed to the proxy, e.g.
 //	    transport http {
@@ -97,7 +102,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("immutable_ids takes on or off, got %q", d.Val())
 			}
 			h.ImmutableIDs = &on
-		case "max_request_body", "max_response_body":
+		case "max_request_body", "max_response_body", "max_mime_body":
 			name := d.Val()
 			if !d.NextArg() {
 				return d.ArgErr()
@@ -106,10 +111,13 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err != nil || size == 0 || size > 1<<40 {
 				return d.Errf("parsing %s: %q is not a size", name, d.Val())
 			}
-			if name == "max_request_body" {
+			switch name {
+			case "max_request_body":
 				h.MaxRequestBody = int64(size)
-			} else {
+			case "max_response_body":
 				h.MaxResponseBody = int64(size)
+			default:
+				h.MaxMIMEBody = int64(size)
 			}
 		case "max_commands":
 			if !d.NextArg() {
@@ -125,6 +133,29 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			h.InsecureUpstream = true
+		case "max_inflight_per_mailbox", "max_tracked_mailboxes":
+			name := d.Val()
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			n, err := strconv.Atoi(d.Val())
+			if err != nil || n < 1 {
+				return d.Errf("%s must be a positive number, got %q", name, d.Val())
+			}
+			if name == "max_inflight_per_mailbox" {
+				h.MaxInflightPerMailbox = n
+			} else {
+				h.MaxTrackedMailboxes = n
+			}
+		case "queue_timeout":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			timeout, err := caddy.ParseDuration(d.Val())
+			if err != nil || timeout <= 0 {
+				return d.Errf("queue_timeout must be a positive duration, got %q", d.Val())
+			}
+			h.QueueTimeout = caddy.Duration(timeout)
 		default:
 			return d.Errf("unrecognized devicebridge subdirective %s", d.Val())
 		}
@@ -182,6 +213,7 @@ func parseDirective(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error)
 	if err := proxy.FinalizeUnmarshalCaddyfile(h.WithDispenser(proxyDispenser)); err != nil {
 		return nil, err
 	}
+	restrictRetriesToGET(proxy) // never resend a send, reply, forward or move
 
 	prefix := translator.Prefix
 	if prefix == "" {

@@ -24,6 +24,7 @@ type metrics struct {
 	envelopeErrors    *prometheus.CounterVec
 	translateDuration *prometheus.HistogramVec
 	upstreamResponses *prometheus.CounterVec
+	localThrottles    *prometheus.CounterVec
 }
 
 var (
@@ -51,11 +52,15 @@ func newMetrics() *metrics {
 			Namespace: ns, Subsystem: sub, Name: "upstream_responses_total",
 			Help: "Upstream answers by HTTP status; status 0 means no complete answer (transport failure, timeout, oversized).",
 		}, []string{"status"}),
+		localThrottles: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "local_throttles_total",
+			Help: "Device requests the per-mailbox governor answered 429 without an upstream call, by reason (queue_timeout: no free slot in time; retry_after: an upstream Retry-After for the mailbox is pending).",
+		}, []string{"reason"}),
 	}
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.commands, m.envelopeErrors, m.translateDuration, m.upstreamResponses}
+	return []prometheus.Collector{m.commands, m.envelopeErrors, m.translateDuration, m.upstreamResponses, m.localThrottles}
 }
 
 // provisionMetrics registers the shared collectors on ctx's registry.
@@ -93,4 +98,8 @@ func (m *metrics) observeTranslate(phase string, took time.Duration) {
 
 func (m *metrics) countUpstream(status int) {
 	m.upstreamResponses.WithLabelValues(strconv.Itoa(status)).Inc()
+}
+
+func (m *metrics) countLocalThrottle(reason string) {
+	m.localThrottles.WithLabelValues(reason).Inc()
 }

@@ -85,6 +85,12 @@ type Handler struct {
 	// `upstream_error`. Default: 32 MiB.
 	MaxResponseBody int64 `json:"max_response_body,omitempty"`
 
+	// MaxMIMEBody is the largest raw MIME message, in bytes, accepted by
+	// the mime/send endpoint; a larger one is refused with 413
+	// `request_too_large`. The message streams through (base64-encoded on
+	// the fly), so this bounds the upload, not memory. Default: 4 MiB.
+	MaxMIMEBody int64 `json:"max_mime_body,omitempty"`
+
 	// MaxCommands is the largest number of commands in one device batch.
 	// It cannot exceed 20, Graph's `$batch` limit. Default: 20.
 	MaxCommands int `json:"max_commands,omitempty"`
@@ -94,7 +100,26 @@ type Handler struct {
 	// network in clear. Default: false.
 	InsecureUpstream bool `json:"insecure_upstream,omitempty"`
 
+	// MaxInflightPerMailbox is the most upstream requests this instance
+	// keeps in flight per mailbox (Exchange Online allows about 4 and
+	// throttles beyond); a `$batch` counts as one per sub-request, at
+	// most 4 (Outlook runs 4 items of a batch at once). Further requests
+	// for the mailbox wait for up to QueueTimeout. Default: 4.
+	MaxInflightPerMailbox int `json:"max_inflight_per_mailbox,omitempty"`
+
+	// QueueTimeout is how long a request waits for a free slot of its
+	// mailbox before it is answered 429 `throttled` (with retryAfter 5)
+	// without an upstream call. Default: 10s.
+	QueueTimeout caddy.Duration `json:"queue_timeout,omitempty"`
+
+	// MaxTrackedMailboxes bounds the governor's table of mailboxes with
+	// requests in flight, queued or under an upstream Retry-After.
+	// Requests for new mailboxes while it is full go ungoverned instead
+	// of failing. Default: 100000.
+	MaxTrackedMailboxes int `json:"max_tracked_mailboxes,omitempty"`
+
 	translator *translate.Translator
+	governor   *governor
 	upstream   *url.URL
 	logger     *zap.Logger
 	metrics    *metrics
@@ -129,9 +154,22 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.MaxResponseBody == 0 {
 		h.MaxResponseBody = DefaultMaxResponseBody
 	}
+	if h.MaxMIMEBody == 0 {
+		h.MaxMIMEBody = DefaultMaxMIMEBody
+	}
 	if h.MaxCommands == 0 {
 		h.MaxCommands = DefaultMaxCommands
 	}
+	if h.MaxInflightPerMailbox == 0 {
+		h.MaxInflightPerMailbox = DefaultMaxInflightPerMailbox
+	}
+	if h.QueueTimeout == 0 {
+		h.QueueTimeout = caddy.Duration(DefaultQueueTimeout)
+	}
+	if h.MaxTrackedMailboxes == 0 {
+		h.MaxTrackedMailboxes = DefaultMaxTrackedMailboxes
+	}
+	h.governor = newGovernor(h.MaxInflightPerMailbox, time.Duration(h.QueueTimeout), h.MaxTrackedMailboxes)
 
 	upstream, err := bridgetls.ParseUpstream(h.Upstream, h.InsecureUpstream)
 	if err != nil {
@@ -170,7 +208,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 
 // Validate checks the configuration without changing it.
 func (h *Handler) Validate() error {
-	if h.MaxRequestBody < 0 || h.MaxResponseBody < 0 {
+	if h.MaxRequestBody < 0 || h.MaxResponseBody < 0 || h.MaxMIMEBody < 0 {
 		return fmt.Errorf("body limits must not be negative")
 	}
 	if h.MaxCommands < 0 || h.MaxCommands > 20 {
@@ -178,6 +216,9 @@ func (h *Handler) Validate() error {
 	}
 	if time.Duration(h.StateTTL) < 0 {
 		return fmt.Errorf("state_ttl must not be negative")
+	}
+	if h.MaxInflightPerMailbox < 0 || time.Duration(h.QueueTimeout) < 0 || h.MaxTrackedMailboxes < 0 {
+		return fmt.Errorf("max_inflight_per_mailbox, queue_timeout and max_tracked_mailboxes must not be negative")
 	}
 	return nil
 }

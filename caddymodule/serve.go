@@ -53,7 +53,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	switch endpoint {
 	case "/batch":
 		return h.serveBatch(w, r, next)
+	case "/mime/send":
+		return h.serveMIMESend(w, r, next)
 	default:
+		if route, ok := h.downloadRouteOf(r); ok {
+			return h.serveDownload(w, r, next, route)
+		}
 		return h.writeError(w, translate.NewError(http.StatusNotFound, translate.CodeNotFound,
 			"no device API endpoint at this path"))
 	}
@@ -112,6 +117,18 @@ func (h *Handler) serveBatch(w http.ResponseWriter, r *http.Request, next caddyh
 		return h.writeOutcome(w, r, outcome, answer, 0, started)
 	}
 
+	// The per-mailbox governor: wait for the mailboxes' slots, or answer
+	// throttled without calling upstream.
+	ticket := h.governor.ticket(r.Header.Get("Authorization"), plan)
+	if decision := h.governor.acquire(r.Context(), ticket); decision != nil {
+		if r.Context().Err() != nil {
+			return nil // the device went away while queued
+		}
+		h.metrics.countLocalThrottle(decision.reason)
+		return h.writeError(w, decision.err)
+	}
+	defer ticket.release()
+
 	upstreamBody := getBuffer()
 	defer putBuffer(upstreamBody)
 	rec := newUpstreamRecorder(upstreamBody, h.MaxResponseBody)
@@ -119,6 +136,7 @@ func (h *Handler) serveBatch(w http.ResponseWriter, r *http.Request, next caddyh
 	upstreamStarted := time.Now()
 	proxyErr := serveRecovering(next, rec, r)
 	upstreamDuration := time.Since(upstreamStarted)
+	ticket.release() // the answer is read: the mailboxes' slots are free
 
 	if failure := h.upstreamFailure(r.Context(), rec, proxyErr); failure != nil {
 		h.metrics.countUpstream(0)
@@ -135,6 +153,7 @@ func (h *Handler) serveBatch(w http.ResponseWriter, r *http.Request, next caddyh
 	translateStarted := time.Now()
 	outcome := plan.Respond(answer, rec.status, rec.header, upstreamBody.Bytes())
 	h.metrics.observeTranslate("response", time.Since(translateStarted))
+	ticket.noteOutcome(plan, outcome)
 	return h.writeOutcome(w, r, outcome, answer, rec.status, started)
 }
 

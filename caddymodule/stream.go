@@ -1,0 +1,421 @@
+package caddymodule
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/devicebridge/caddy-devicebridge/translate"
+)
+
+// This file serves the streaming endpoints (DEVICE_API.md §2, §5):
+//
+//	GET  {prefix}/messages/{id}/attachments/{aid} → GET {base}/me/messages/{id}/attachments/{aid}/$value
+//	GET  {prefix}/messages/{id}/mime              → GET {base}/me/messages/{id}/$value
+//	POST {prefix}/mime/send                       → POST {base}/me/sendMail (text/plain, base64 MIME)
+//
+// Bodies stream in both directions through fixed-size buffers: a download's
+// 2xx answer goes to the device as reverse_proxy copies it (status,
+// Content-Type and Content-Length carried over, no other upstream header),
+// and a MIME upload is base64-encoded on the fly. Only a failed upstream
+// answer is buffered, at most streamErrorBodyLimit bytes, to become a
+// device error object.
+
+// DefaultMaxMIMEBody is the default of max_mime_body: the largest raw MIME
+// message accepted by mime/send.
+const DefaultMaxMIMEBody = 4 << 20
+
+// streamErrorBodyLimit bounds the part of a failed upstream answer kept to
+// read Graph's error code; the rest is discarded.
+const streamErrorBodyLimit = 64 << 10
+
+// mimeChunk is the raw bytes encoded per step by mime/send's base64 reader
+// (a multiple of 3, so only the last step pads).
+const mimeChunk = 24 << 10
+
+// mimeContentType is the device-side media type of a MIME message.
+const mimeContentType = "message/rfc822"
+
+// downloadRoute is a parsed download path.
+type downloadRoute struct {
+	messageID    string
+	attachmentID string // "" for the MIME endpoint
+}
+
+// downloadRouteOf parses {prefix}/messages/{id}/attachments/{aid} and
+// {prefix}/messages/{id}/mime from the escaped path; each segment is
+// unescaped on its own, so an escaped '/' stays inside its id.
+func (h *Handler) downloadRouteOf(r *http.Request) (downloadRoute, bool) {
+	rest, ok := strings.CutPrefix(r.URL.EscapedPath(), h.Prefix)
+	if !ok {
+		return downloadRoute{}, false
+	}
+	segs := strings.Split(strings.TrimPrefix(rest, "/"), "/")
+	for i, s := range segs {
+		u, err := url.PathUnescape(s)
+		if err != nil || u == "" {
+			return downloadRoute{}, false
+		}
+		segs[i] = u
+	}
+	switch {
+	case len(segs) == 3 && segs[0] == "messages" && segs[2] == "mime":
+		return downloadRoute{messageID: segs[1]}, true
+	case len(segs) == 4 && segs[0] == "messages" && segs[2] == "attachments":
+		return downloadRoute{messageID: segs[1], attachmentID: segs[3]}, true
+	}
+	return downloadRoute{}, false
+}
+
+// streamMailbox reads the optional mailbox query parameter; given more than
+// once it is invalid_args.
+func streamMailbox(r *http.Request) (string, *translate.Error) {
+	values, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return "", translate.NewError(http.StatusBadRequest, translate.CodeInvalidArgs, "the query string is malformed")
+	}
+	switch v := values["mailbox"]; len(v) {
+	case 0:
+		return "", nil
+	case 1:
+		if v[0] == "" {
+			return "", translate.NewError(http.StatusBadRequest, translate.CodeInvalidArgs, "mailbox must be a user principal name or an object id")
+		}
+		return v[0], nil
+	}
+	return "", translate.NewError(http.StatusBadRequest, translate.CodeInvalidArgs, "mailbox is given more than once")
+}
+
+// serveDownload streams an attachment's bytes or a message's MIME.
+func (h *Handler) serveDownload(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, route downloadRoute) error {
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", http.MethodGet)
+		return h.writeError(w, translate.NewError(http.StatusMethodNotAllowed, translate.CodeMethodNotAllowed,
+			"this endpoint takes GET"))
+	}
+	if !hasBearerToken(r.Header) {
+		return h.writeError(w, translate.NewError(http.StatusUnauthorized, translate.CodeUnauthenticated,
+			"an Authorization: Bearer token is required"))
+	}
+	mailbox, merr := streamMailbox(r)
+	if merr != nil {
+		return h.writeError(w, merr)
+	}
+	var call *translate.Call
+	var terr *translate.Error
+	forcedType := ""
+	if route.attachmentID != "" {
+		call, terr = h.translator.AttachmentValueCall(mailbox, route.messageID, route.attachmentID)
+	} else {
+		call, terr = h.translator.MIMEValueCall(mailbox, route.messageID)
+		forcedType = mimeContentType // Graph labels MIME text/plain
+	}
+	if terr != nil {
+		return h.writeError(w, terr)
+	}
+	ticket, answered, gerr := h.admitStream(w, r, mailbox)
+	if answered {
+		return gerr
+	}
+	defer ticket.release()
+
+	started := time.Now()
+	rewriteForUpstream(r, h.upstream, call)
+	r.Header.Set("Accept", "*/*")
+	sw := &streamWriter{dst: w, header: make(http.Header), contentType: forcedType}
+	proxyErr := serveRecovering(next, sw, r)
+	if sw.streaming {
+		h.metrics.countUpstream(sw.status)
+		h.logStream("download", sw.status, sw.written, started)
+		if proxyErr != nil {
+			// The body broke off after the device got the headers: abort
+			// the device's response so it is never mistaken for complete.
+			h.logger.Warn("upstream stream broke off", zap.Int64("bytes", sw.written), zap.Error(proxyErr))
+			panic(http.ErrAbortHandler)
+		}
+		return nil
+	}
+	if failure := h.upstreamFailure(r.Context(), &upstreamRecorder{status: sw.status}, proxyErr); failure != nil {
+		h.metrics.countUpstream(0)
+		h.logUpstreamFailure(failure, proxyErr, time.Since(started))
+		if r.Context().Err() != nil {
+			return nil
+		}
+		return h.writeError(w, failure)
+	}
+	h.metrics.countUpstream(sw.status)
+	ticket.noteStreamAnswer(h.translator, sw.status, sw.header, sw.errBody.Bytes())
+	return h.writeUpstreamError(w, sw.status, sw.header, sw.errBody.Bytes())
+}
+
+// serveMIMESend sends the device's raw MIME message: the body is
+// base64-encoded on the fly into Graph's text/plain sendMail form. Success
+// is 200 {}.
+func (h *Handler) serveMIMESend(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		return h.writeError(w, translate.NewError(http.StatusMethodNotAllowed, translate.CodeMethodNotAllowed,
+			"mime/send takes POST"))
+	}
+	if mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mediaType != mimeContentType {
+		return h.writeError(w, translate.NewError(http.StatusUnsupportedMediaType, translate.CodeUnsupportedMediaType,
+			"the mime/send body must be message/rfc822"))
+	}
+	if !hasBearerToken(r.Header) {
+		return h.writeError(w, translate.NewError(http.StatusUnauthorized, translate.CodeUnauthenticated,
+			"an Authorization: Bearer token is required"))
+	}
+	tooLarge := translate.NewError(http.StatusRequestEntityTooLarge, translate.CodeRequestTooLarge,
+		"the MIME message exceeds max_mime_body")
+	if r.ContentLength > h.MaxMIMEBody {
+		return h.writeError(w, tooLarge)
+	}
+	if r.ContentLength == 0 {
+		return h.writeError(w, translate.NewError(http.StatusBadRequest, translate.CodeInvalidRequest,
+			"the MIME message is empty"))
+	}
+	mailbox, merr := streamMailbox(r)
+	if merr != nil {
+		return h.writeError(w, merr)
+	}
+	call, terr := h.translator.MIMESendCall(mailbox)
+	if terr != nil {
+		return h.writeError(w, terr)
+	}
+	ticket, answered, gerr := h.admitStream(w, r, mailbox)
+	if answered {
+		return gerr
+	}
+	defer ticket.release()
+
+	started := time.Now()
+	rawLength := r.ContentLength
+	source := &limitedBody{r: r.Body, left: h.MaxMIMEBody}
+	rewriteForUpstream(r, h.upstream, call)
+	r.Header.Set("Content-Type", call.ContentType)
+	r.Body = io.NopCloser(newBase64Reader(source))
+	r.ContentLength = -1
+	if rawLength > 0 {
+		r.ContentLength = int64(base64.StdEncoding.EncodedLen(int(rawLength)))
+	}
+	r.GetBody = nil // the body cannot be replayed: no transport-level resend
+
+	answer := getBuffer()
+	defer putBuffer(answer)
+	rec := newUpstreamRecorder(answer, streamErrorBodyLimit)
+	proxyErr := serveRecovering(next, rec, r)
+	h.logStream("mime_send", rec.status, rawLength, started)
+	if source.exceeded {
+		return h.writeError(w, tooLarge)
+	}
+	if failure := h.upstreamFailure(r.Context(), rec, proxyErr); failure != nil {
+		h.metrics.countUpstream(0)
+		h.logUpstreamFailure(failure, proxyErr, time.Since(started))
+		if r.Context().Err() != nil {
+			return nil
+		}
+		return h.writeError(w, failure)
+	}
+	h.metrics.countUpstream(rec.status)
+	if rec.status/100 != 2 {
+		ticket.noteStreamAnswer(h.translator, rec.status, rec.header, answer.Bytes())
+		return h.writeUpstreamError(w, rec.status, rec.header, answer.Bytes())
+	}
+	if id := safeRequestID(rec.header.Get("Request-Id")); id != "" {
+		w.Header().Set("X-Upstream-Request-Id", id)
+	}
+	return writeJSON(w, http.StatusOK, []byte("{}"))
+}
+
+// writeUpstreamError answers a failed upstream answer of a streaming
+// endpoint with the device error object, copying Retry-After (through the
+// error), WWW-Authenticate on 401 and the request id.
+func (h *Handler) writeUpstreamError(w http.ResponseWriter, status int, header http.Header, body []byte) error {
+	e := h.translator.UpstreamError(status, header, body)
+	if e == nil {
+		e = translate.NewError(http.StatusBadGateway, translate.CodeUpstreamError, "upstream request failed")
+	}
+	if e.Status == http.StatusUnauthorized {
+		if challenge := strings.Join(header.Values("Www-Authenticate"), ", "); challenge != "" {
+			w.Header().Set("WWW-Authenticate", challenge)
+		}
+	}
+	if id := safeRequestID(header.Get("Request-Id")); id != "" {
+		w.Header().Set("X-Upstream-Request-Id", id)
+	}
+	return h.writeError(w, e)
+}
+
+// logStream logs a streaming exchange at debug level: endpoint kind,
+// status, size and duration only.
+func (h *Handler) logStream(kind string, status int, size int64, started time.Time) {
+	if c := h.logger.Check(zapcore.DebugLevel, "stream served"); c != nil {
+		c.Write(zap.String("endpoint", kind), zap.Int("upstream_status", status),
+			zap.Int64("bytes", size), zap.Duration("duration", time.Since(started)))
+	}
+}
+
+// safeRequestID returns id when it is at most 128 characters of
+// [A-Za-z0-9._:-], else "".
+func safeRequestID(id string) string {
+	if len(id) > 128 {
+		return ""
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == ':' || c == '-') {
+			return ""
+		}
+	}
+	return id
+}
+
+// streamWriter is the ResponseWriter handed to reverse_proxy for a
+// download. A 2xx answer passes to the device as it arrives, with only
+// status, Content-Type (or the endpoint's own) and Content-Length from
+// upstream; any other answer is kept, bounded, for translation.
+type streamWriter struct {
+	dst         http.ResponseWriter
+	header      http.Header // upstream's headers, never sent as a whole
+	contentType string      // the endpoint's media type; "" = upstream's
+	status      int
+	streaming   bool
+	written     int64
+	errBody     bytes.Buffer
+}
+
+// Header returns the writer's own header map (never the device's).
+func (sw *streamWriter) Header() http.Header { return sw.header }
+
+// WriteHeader starts the device response for a 2xx status; 1xx answers are
+// ignored.
+func (sw *streamWriter) WriteHeader(status int) {
+	if sw.status != 0 || (status >= 100 && status < 200) {
+		return
+	}
+	sw.status = status
+	if status/100 != 2 {
+		return
+	}
+	sw.streaming = true
+	out := sw.dst.Header()
+	contentType := sw.contentType
+	if contentType == "" {
+		contentType = sw.header.Get("Content-Type")
+	}
+	if contentType == "" {
+		contentType = "application/octet-stream"
+	}
+	out.Set("Content-Type", contentType)
+	if n, err := strconv.ParseInt(sw.header.Get("Content-Length"), 10, 64); err == nil && n >= 0 {
+		out.Set("Content-Length", strconv.FormatInt(n, 10))
+	}
+	if id := safeRequestID(sw.header.Get("Request-Id")); id != "" {
+		out.Set("X-Upstream-Request-Id", id)
+	}
+	out.Set("Cache-Control", "no-store")
+	out.Set("X-Content-Type-Options", "nosniff")
+	sw.dst.WriteHeader(status)
+}
+
+// Write passes body bytes to the device (2xx) or keeps the first
+// streamErrorBodyLimit bytes of an error answer.
+func (sw *streamWriter) Write(p []byte) (int, error) {
+	if sw.status == 0 {
+		sw.WriteHeader(http.StatusOK)
+	}
+	if sw.streaming {
+		n, err := sw.dst.Write(p)
+		sw.written += int64(n)
+		return n, err
+	}
+	if room := streamErrorBodyLimit - sw.errBody.Len(); room > 0 {
+		sw.errBody.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
+}
+
+// Flush passes reverse_proxy's flushes to the device while streaming.
+func (sw *streamWriter) Flush() {
+	if sw.streaming {
+		_ = http.NewResponseController(sw.dst).Flush()
+	}
+}
+
+// errMIMETooLarge stops the upload once the device sent more than max_mime_body.
+var errMIMETooLarge = errors.New("MIME message exceeds max_mime_body")
+
+// limitedBody reads at most left bytes and fails with errMIMETooLarge (and
+// records it) when the source has more.
+type limitedBody struct {
+	r        io.Reader
+	left     int64
+	exceeded bool
+}
+
+func (l *limitedBody) Read(p []byte) (int, error) {
+	if l.left < 0 {
+		return 0, errMIMETooLarge
+	}
+	if int64(len(p)) > l.left+1 {
+		p = p[:l.left+1]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	if l.left < 0 {
+		l.exceeded = true
+		return 0, errMIMETooLarge
+	}
+	return n, err
+}
+
+// base64Reader encodes its source as standard padded base64 while it is
+// read, with fixed buffers: mimeChunk raw bytes at a time.
+type base64Reader struct {
+	src    io.Reader
+	raw    [mimeChunk]byte
+	enc    [mimeChunk / 3 * 4]byte
+	start  int // unread encoded bytes are enc[start:end]
+	end    int
+	srcErr error // the source's error after its last bytes; io.EOF at the end
+}
+
+func newBase64Reader(src io.Reader) *base64Reader { return &base64Reader{src: src} }
+
+func (b *base64Reader) Read(p []byte) (int, error) {
+	for b.start == b.end {
+		if b.srcErr != nil {
+			return 0, b.srcErr
+		}
+		n, err := io.ReadFull(b.src, b.raw[:])
+		switch err {
+		case nil:
+		case io.EOF, io.ErrUnexpectedEOF:
+			b.srcErr = io.EOF
+		default:
+			return 0, err
+		}
+		base64.StdEncoding.Encode(b.enc[:], b.raw[:n])
+		b.start, b.end = 0, base64.StdEncoding.EncodedLen(n)
+	}
+	n := copy(p, b.enc[b.start:b.end])
+	b.start += n
+	return n, nil
+}
+
+// Interface guards
+var (
+	_ http.ResponseWriter = (*streamWriter)(nil)
+	_ http.Flusher        = (*streamWriter)(nil)
+)
