@@ -1,6 +1,8 @@
 package emulator
 
 import (
+	"bytes"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -61,6 +63,21 @@ func (c *call) metadata(fragment string) string { return c.root() + "/$metadata#
 // userContext is "users('<object id>')" for @odata.context values.
 func (c *call) userContext() string { return "users('" + c.mb.objectID + "')" }
 
+// readWholeRequest reads a direct request's body (up to limit+1 bytes)
+// before anything is answered, as Graph's front ends do, and puts it back
+// as an in-memory body. An early answer — a fault, a 401 — then never
+// arrives while the client is still uploading: over HTTP/2 that makes the
+// client's transport close the request body while another goroutine reads
+// it, a data race in some proxies' body wrappers that real Graph does not
+// provoke either. The handlers still apply their own size limit.
+func readWholeRequest(r *http.Request, limit int64) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return
+	}
+	body, _ := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	r.Body = io.NopCloser(bytes.NewReader(body))
+}
+
 func bearerToken(r *http.Request) string {
 	auth := strings.TrimSpace(r.Header.Get("Authorization"))
 	scheme, token, ok := strings.Cut(auth, " ")
@@ -73,6 +90,9 @@ func bearerToken(r *http.Request) string {
 // serveGraph serves one Graph request: a direct request, a $batch envelope
 // or (batchItem) one item of a $batch.
 func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, batchItem bool) {
+	if !batchItem {
+		readWholeRequest(r, s.opts.MaxRequestBody)
+	}
 	c := &call{
 		s:               s,
 		w:               w,
