@@ -90,9 +90,6 @@ func bearerToken(r *http.Request) string {
 // serveGraph serves one Graph request: a direct request, a $batch envelope
 // or (batchItem) one item of a $batch.
 func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, batchItem bool) {
-	if !batchItem {
-		readWholeRequest(r, s.opts.MaxRequestBody)
-	}
 	c := &call{
 		s:               s,
 		w:               w,
@@ -110,6 +107,11 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, batchItem bo
 	h.Set("OData-Version", "4.0")
 	h.Set("Cache-Control", "no-cache")
 	s.requests.add(r, batchItem)
+	if !batchItem {
+		// Logged first, so the log shows the request as it arrived even
+		// while its body is still uploading.
+		readWholeRequest(r, s.opts.MaxRequestBody)
+	}
 
 	rel := strings.TrimPrefix(r.URL.EscapedPath(), s.opts.BasePath)
 	kind := kindDirect
