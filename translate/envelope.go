@@ -185,6 +185,11 @@ type Plan struct {
 	scratch *[]byte // pooled sealing scratch
 	results [MaxBatchCommands]Result
 	items   [MaxBatchCommands]batchItem
+	// answerInvalid is set when the single-pass reader finds a direct sync
+	// page malformed (see appendSyncData).
+	answerInvalid bool
+	// nested is the single-pass sync translation's scratch for nested message fields.
+	nested nestedFields
 }
 
 var planPool = sync.Pool{New: func() any { return new(Plan) }}
@@ -197,7 +202,11 @@ func (p *Plan) Release() {
 	}
 	putBuf(p.body)
 	putBuf(p.scratch)
+	nested := p.nested.buf[:0]
 	*p = Plan{}
+	if cap(nested) <= maxPooledNested {
+		p.nested.buf = nested // kept with the pooled plan
+	}
 	planPool.Put(p)
 }
 

@@ -148,100 +148,60 @@ func collectMessage(obj gjson.Result, vals *messageValues) (removed bool) {
 	return removed
 }
 
-// appendMessageChange writes one sync change for a Graph delta item:
-// {"op":"delete","id":…} for @removed, else {"op":"upsert","message":{…}}.
-// It returns false (nothing written) when the item has no string id.
-func appendMessageChange(dst []byte, item gjson.Result, vals *messageValues, set fieldSet) ([]byte, bool) {
-	removed := collectMessage(item, vals)
-	if vals[mfID].Type != gjson.String {
-		return dst, false
-	}
-	if removed {
-		dst = append(dst, `{"op":"delete","id":`...)
-		dst = appendStringToken(dst, vals[mfID])
-		return append(dst, '}'), true
-	}
-	dst = append(dst, `{"op":"upsert","message":`...)
-	dst = appendMessage(dst, vals, set)
-	return append(dst, '}'), true
-}
-
 // appendMessage writes the device form of a collected message with the
 // fields of set; absent, null and ill-typed values are omitted.
 func appendMessage(dst []byte, vals *messageValues, set fieldSet) []byte {
+	return appendMessageNested(dst, vals, nil, set)
+}
+
+// appendMessageNested is appendMessage where the nested fields (from, to,
+// cc, bcc, flag, categories) come already written in nf when nf is not nil
+// (the single-pass sync translation), else are read from vals.
+func appendMessageNested(dst []byte, vals *messageValues, nf *nestedFields, set fieldSet) []byte {
 	first := true
 	dst = append(dst, '{')
 	for i := 0; i < numMessageFields; i++ {
 		if set&(1<<i) == 0 {
 			continue
 		}
-		v := vals[i]
+		v := &vals[i]
 		switch i {
 		case mfID, mfFolder, mfConv, mfSubject, mfReceived, mfSent, mfPreview, mfImportance:
 			if v.Type != gjson.String {
 				continue
 			}
 			dst = appendKey(dst, &first, messageFields[i])
-			dst = appendStringToken(dst, v)
+			dst = append(dst, v.Raw...)
 		case mfRead, mfAtt, mfDraft:
 			if v.Type != gjson.True && v.Type != gjson.False {
 				continue
 			}
 			dst = appendKey(dst, &first, messageFields[i])
 			dst = appendBool(dst, v.Type == gjson.True)
-		case mfFrom:
-			if !v.IsObject() {
+		case mfFrom, mfTo, mfCc, mfBcc, mfFlag, mfCats:
+			if nf != nil {
+				if sp := &nf.span[i]; sp.ok {
+					dst = appendKey(dst, &first, messageFields[i])
+					dst = append(dst, nf.buf[sp.start:sp.end]...)
+				}
+				continue
+			}
+			if v.Type != gjson.JSON {
 				continue
 			}
 			mark, wasFirst := len(dst), first
 			dst = appendKey(dst, &first, messageFields[i])
+			r := jreader{s: v.Raw, max: maxUpstreamDepth}
 			var ok bool
-			if dst, ok = appendPerson(dst, v); !ok {
+			if dst, ok = writeNested(i, dst, &r); !ok {
 				dst, first = dst[:mark], wasFirst
 			}
-		case mfTo, mfCc, mfBcc:
-			if !v.IsArray() {
-				continue
-			}
-			dst = appendKey(dst, &first, messageFields[i])
-			dst = appendRecipients(dst, v)
-		case mfFlag:
-			var st gjson.Result
-			eachMember(v.Raw, func(k string, fv gjson.Result) bool {
-				if k == "flagStatus" {
-					st = fv
-					return false
-				}
-				return true
-			})
-			if st.Type != gjson.String {
-				continue
-			}
-			var out string
-			switch jsonStr(st) {
-			case "notFlagged":
-				out = `"none"`
-			case "flagged":
-				out = `"flagged"`
-			case "complete":
-				out = `"complete"`
-			default:
-				continue
-			}
-			dst = appendKey(dst, &first, messageFields[i])
-			dst = append(dst, out...)
-		case mfCats:
-			if !v.IsArray() {
-				continue
-			}
-			dst = appendKey(dst, &first, messageFields[i])
-			dst = appendStringArray(dst, v)
 		case mfBody:
 			if !v.IsObject() {
 				continue
 			}
 			dst = appendKey(dst, &first, messageFields[i])
-			dst = appendBody(dst, v)
+			dst = appendBody(dst, *v)
 		}
 	}
 	return append(dst, '}')
@@ -250,77 +210,17 @@ func appendMessage(dst []byte, vals *messageValues, set fieldSet) []byte {
 // appendPerson writes {"name","addr"} from a recipient {"emailAddress":{name,address}};
 // false when neither is a string.
 func appendPerson(dst []byte, recipient gjson.Result) ([]byte, bool) {
-	var name, addr gjson.Result
-	eachMember(recipient.Raw, func(k string, v gjson.Result) bool {
-		if k != "emailAddress" {
-			return true
-		}
-		eachMember(v.Raw, func(k2 string, v2 gjson.Result) bool {
-			switch k2 {
-			case "name":
-				name = v2
-			case "address":
-				addr = v2
-			}
-			return true
-		})
-		return false
-	})
-	if name.Type != gjson.String && addr.Type != gjson.String {
-		return dst, false
-	}
-	first := true
-	dst = append(dst, '{')
-	if name.Type == gjson.String {
-		dst = appendKey(dst, &first, "name")
-		dst = appendStringToken(dst, name)
-	}
-	if addr.Type == gjson.String {
-		dst = appendKey(dst, &first, "addr")
-		dst = appendStringToken(dst, addr)
-	}
-	return append(dst, '}'), true
-}
-
-// appendRecipients writes an array of persons, skipping unusable entries.
-func appendRecipients(dst []byte, arr gjson.Result) []byte {
-	dst = append(dst, '[')
-	n := 0
-	eachElement(arr.Raw, func(r gjson.Result) bool {
-		if !r.IsObject() {
-			return true
-		}
-		mark := len(dst)
-		if n > 0 {
-			dst = append(dst, ',')
-		}
-		var ok bool
-		if dst, ok = appendPerson(dst, r); ok {
-			n++
-		} else {
-			dst = dst[:mark]
-		}
-		return true
-	})
-	return append(dst, ']')
+	r := jreader{s: recipient.Raw, max: maxUpstreamDepth}
+	return readPerson(dst, &r)
 }
 
 // appendStringArray writes the string elements of arr, skipping the others.
 func appendStringArray(dst []byte, arr gjson.Result) []byte {
-	dst = append(dst, '[')
-	n := 0
-	eachElement(arr.Raw, func(s gjson.Result) bool {
-		if s.Type != gjson.String {
-			return true
-		}
-		if n > 0 {
-			dst = append(dst, ',')
-		}
-		dst = appendStringToken(dst, s)
-		n++
-		return true
-	})
-	return append(dst, ']')
+	r := jreader{s: arr.Raw, max: maxUpstreamDepth}
+	if out, ok := readStringArray(dst, &r); ok {
+		return out
+	}
+	return append(dst, "[]"...)
 }
 
 // appendBody writes {"type":"text"|"html","content":…} from an itemBody.

@@ -73,6 +73,7 @@ func (p *Plan) Respond(dst *bytes.Buffer, status int, header http.Header, body [
 	for i := range p.items {
 		p.items[i] = batchItem{}
 	}
+	p.answerInvalid = false
 	r := responder{header: header, direct: p.sent == 1}
 	if p.Upstream != nil {
 		r.now = p.t.now()
@@ -97,6 +98,14 @@ func (p *Plan) Respond(dst *bytes.Buffer, status int, header http.Header, body [
 		return out
 	}
 	b = p.appendResults(b, &r, out.UpstreamRequestID)
+	if p.answerInvalid {
+		// The single-pass reader found the direct sync page malformed.
+		fail = Error{Status: http.StatusBadGateway, Code: CodeUpstreamError, Message: msgUpstreamMalformed, RequestID: out.UpstreamRequestID}
+		out.Status = fail.Status
+		b = fail.AppendEnvelope(dst.AvailableBuffer())
+		dst.Write(b)
+		return out
+	}
 	out.Results = p.results[:p.n]
 	dst.Write(b)
 	return out
@@ -105,8 +114,12 @@ func (p *Plan) Respond(dst *bytes.Buffer, status int, header http.Header, body [
 // readAnswer parses the answer into p.items, or returns the envelope-level failure.
 func (p *Plan) readAnswer(r *responder, out *Outcome, status int, header http.Header, body []byte) Error {
 	var root gjson.Result
-	parsed := len(body) > 0 && depthWithin(body, maxUpstreamDepth) && gjson.ValidBytes(body)
-	if parsed {
+	var parsed bool
+	if r.direct && status/100 == 2 && p.directSyncPage() && len(body) > 0 {
+		// A direct sync page is validated by the single pass that translates
+		// it (appendSyncData), which sets p.answerInvalid when it is malformed.
+		root, parsed = gjson.Parse(bytesToString(body)), true
+	} else if parsed = len(body) > 0 && validJSON(bytesToString(body), maxUpstreamDepth); parsed {
 		root = gjson.Parse(bytesToString(body))
 	}
 	if fail, ok := envelopeFailure(status, header, root, r.direct, r.now); ok {
@@ -187,7 +200,7 @@ func decodeStringBody(s string) gjson.Result {
 		if err != nil {
 			continue
 		}
-		if depthWithin(raw, maxUpstreamDepth) && gjson.ValidBytes(raw) {
+		if validJSON(bytesToString(raw), maxUpstreamDepth) {
 			return gjson.ParseBytes(raw)
 		}
 		break
@@ -281,88 +294,6 @@ func (p *Plan) appendData(b []byte, c *command, body gjson.Result) ([]byte, Erro
 		return appendAttachmentsData(b, body)
 	}
 	return b, malformed
-}
-
-// appendSyncData writes {"changes":[…],"state":"…","more":bool} for one delta page.
-func (p *Plan) appendSyncData(b []byte, c *command, page gjson.Result) ([]byte, Error) {
-	var value, next, delta gjson.Result
-	page.ForEach(func(k, v gjson.Result) bool {
-		switch k.Str {
-		case "value":
-			value = v
-		case "@odata.nextLink":
-			next = v
-		case "@odata.deltaLink":
-			delta = v
-		}
-		return true
-	})
-	if value.Exists() && !value.IsArray() {
-		return b, Error{Status: http.StatusBadGateway, Code: CodeUpstreamError, Message: msgUpstreamMalformed}
-	}
-	link, more := next, true
-	if link.Type != gjson.String {
-		link, more = delta, false
-	}
-	if link.Type != gjson.String {
-		return b, Error{Status: http.StatusBadGateway, Code: CodeUpstreamError, Message: msgUpstreamNoLink}
-	}
-	rel, ok := p.t.relativeLink(link.Str)
-	if !ok {
-		return b, Error{Status: http.StatusBadGateway, Code: CodeUpstreamError, Message: msgUpstreamBadLink}
-	}
-	b = append(b, `{"changes":[`...)
-	n := 0
-	if c.op == opCalendarSync || c.op == opContactsSync {
-		var fail Error
-		if b, fail = appendPIMChanges(b, c.op, value); fail.Code != "" {
-			return b, fail
-		}
-	} else if c.op == opMailSync {
-		var vals messageValues
-		eachElement(value.Raw, func(item gjson.Result) bool {
-			if !item.IsObject() {
-				return true
-			}
-			mark := len(b)
-			if n > 0 {
-				b = append(b, ',')
-			}
-			var ok bool
-			if b, ok = appendMessageChange(b, item, &vals, c.fields); ok {
-				n++
-			} else {
-				b = b[:mark]
-			}
-			return true
-		})
-	} else {
-		var vals folderValues
-		eachElement(value.Raw, func(item gjson.Result) bool {
-			if !item.IsObject() {
-				return true
-			}
-			mark := len(b)
-			if n > 0 {
-				b = append(b, ',')
-			}
-			var ok bool
-			if b, ok = appendFolderChange(b, item, &vals); ok {
-				n++
-			} else {
-				b = b[:mark]
-			}
-			return true
-		})
-	}
-	b = append(b, `],"state":"`...)
-	if p.scratch == nil {
-		p.scratch = getBuf()
-	}
-	b = p.t.sealState(b, p.scratch, c.op, c.scope, c.window, c.fields, rel)
-	b = append(b, `","more":`...)
-	b = appendBool(b, more)
-	return append(b, '}'), Error{}
 }
 
 // envelopeFailure maps an upstream status that fails the whole device

@@ -80,34 +80,46 @@ func (t *Translator) sealState(dst []byte, scratch *[]byte, op opKind, scope str
 // checks its age and contents. Every failure is invalid_state.
 func (t *Translator) openState(token string, op opKind, scope string) (stateRecord, *Error) {
 	var rec stateRecord
-	bad := NewError(400, CodeInvalidState, msgStateInvalid)
 	if len(token) == 0 || len(token) > stateEncoding.EncodedLen(maxStateRawLen) {
-		return rec, bad
+		return rec, stateInvalid()
 	}
 	for i := 0; i < len(token); i++ {
 		if c := token[i]; !isAlnum(c) && c != '-' && c != '_' {
-			return rec, bad
+			return rec, stateInvalid()
 		}
 	}
-	raw, err := stateEncoding.DecodeString(token)
-	if err != nil || len(raw) < 1+stateNonceSize+stateHeaderSize+stateTagSize || raw[0] != stateVersion {
-		return rec, bad
+	// The decoded token, the additional data and the plaintext share one
+	// pooled scratch buffer; only the link is copied out.
+	scratch := getBuf()
+	defer putBuf(scratch)
+	rawLen := stateEncoding.DecodedLen(len(token))
+	aadLen := len(stateAADPrefix) + 2 + len(scope)
+	need := rawLen + aadLen + rawLen
+	s := *scratch
+	if cap(s) < need {
+		s = make([]byte, 0, need)
+		*scratch = s
 	}
-	aad := make([]byte, 0, len(stateAADPrefix)+2+len(scope))
-	aad = append(aad, stateAADPrefix...)
+	s = s[:need]
+	n, err := stateEncoding.Decode(s[:rawLen], []byte(token))
+	raw := s[:n]
+	if err != nil || len(raw) < 1+stateNonceSize+stateHeaderSize+stateTagSize || raw[0] != stateVersion {
+		return rec, stateInvalid()
+	}
+	aad := append(s[rawLen:rawLen:rawLen+aadLen], stateAADPrefix...)
 	aad = append(aad, stateVersion, byte(op))
 	aad = append(aad, scope...)
 	nonce, sealed := raw[1:1+stateNonceSize], raw[1+stateNonceSize:]
 	var pt []byte
 	opened := false
 	for _, aead := range t.sealers {
-		if pt, err = aead.Open(nil, nonce, sealed, aad); err == nil {
+		if pt, err = aead.Open(s[rawLen+aadLen:rawLen+aadLen], nonce, sealed, aad); err == nil {
 			opened = true
 			break
 		}
 	}
 	if !opened || len(pt) < stateHeaderSize {
-		return rec, bad
+		return rec, stateInvalid()
 	}
 	rec.issued = int64(binary.BigEndian.Uint64(pt[0:8]))
 	rec.window = int(pt[8])
@@ -117,29 +129,32 @@ func (t *Translator) openState(token string, op opKind, scope string) (stateReco
 	now := t.now()
 	issued := time.Unix(rec.issued, 0)
 	if issued.After(now.Add(stateClockSkew)) {
-		return rec, bad
+		return rec, stateInvalid()
 	}
 	if now.Sub(issued) > t.ttl {
 		return rec, NewError(400, CodeInvalidState, msgStateExpired)
 	}
 	if rec.window < 1 || rec.window > maxWindow || !validRelativeLink(rec.link) {
-		return rec, bad
+		return rec, stateInvalid()
 	}
 	switch op {
 	case opFoldersSync:
 		if rec.fields != folderFieldsAll {
-			return rec, bad
+			return rec, stateInvalid()
 		}
 	case opMailSync, opMailSearch:
 		if rec.fields&^messageFieldsAll != 0 || rec.fields&(1<<mfID) == 0 {
-			return rec, bad
+			return rec, stateInvalid()
 		}
 	case opCalendarSync, opContactsSync:
 		if rec.fields != pimFieldsAll {
-			return rec, bad
+			return rec, stateInvalid()
 		}
 	default:
-		return rec, bad
+		return rec, stateInvalid()
 	}
 	return rec, nil
 }
+
+// stateInvalid is the error for a state that cannot be opened.
+func stateInvalid() *Error { return NewError(400, CodeInvalidState, msgStateInvalid) }
