@@ -1,16 +1,13 @@
 package caddymodule
 
 import (
-	"bytes"
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"math"
 	"net/http"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -133,26 +130,12 @@ type mailboxLister interface {
 // parallelism (and never more than the limit, so a claim can be granted).
 func (g *governor) ticket(authorization string, plan mailboxLister) *governorTicket {
 	t := &governorTicket{g: g}
-	mac := hmac.New(sha256.New, g.secret[:])
-	var identity [128]byte
-	prefix := appendTokenIdentity(identity[:0], bearerValue(authorization))
-	var lower [320]byte
-	plan.UpstreamMailboxes(func(mailbox string, commands int) {
-		if t.n == len(t.claims) {
-			return
-		}
-		c := &t.claims[t.n]
-		t.n++
-		c.mailbox = mailbox
-		c.weight = min(commands, batchParallelism, g.limit)
-		mac.Reset()
-		mac.Write(prefix)
-		mac.Write(appendLowerASCII(lower[:0], mailbox))
-		mac.Sum(c.key[:0])
-	})
-	sort.Slice(t.claims[:t.n], func(i, j int) bool {
-		return bytes.Compare(t.claims[i].key[:], t.claims[j].key[:]) < 0
-	})
+	s := getKeyScratch(&g.secret)
+	s.t = t
+	s.prefix = appendTokenIdentity(s.identity[:0], bearerValue(authorization))
+	plan.UpstreamMailboxes(s.add)
+	putKeyScratch(s)
+	sortClaims(t.claims[:t.n])
 	return t
 }
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -81,7 +80,7 @@ func (h *Handler) serveBatch(w http.ResponseWriter, r *http.Request, next caddyh
 		return h.writeError(w, translate.NewError(http.StatusMethodNotAllowed, translate.CodeMethodNotAllowed,
 			"the batch endpoint takes POST"))
 	}
-	if mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mediaType != "application/json" {
+	if !isJSONMediaType(r.Header.Get("Content-Type")) {
 		return h.writeError(w, translate.NewError(http.StatusUnsupportedMediaType, translate.CodeUnsupportedMediaType,
 			"the batch body must be application/json"))
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -26,12 +27,22 @@ func rewriteForUpstream(r *http.Request, upstream *url.URL, call *translate.Call
 	authorization := r.Header.Get("Authorization")
 	requestID := clientRequestID(r.Header.Get("X-Request-Id"))
 
-	header := make(http.Header, 8)
-	header.Set("Authorization", authorization)
-	header.Set("Client-Request-Id", requestID)
-	header.Set("Accept", "application/json")
-	for _, prefer := range call.Prefer {
-		header.Add("Prefer", prefer)
+	// One backing array holds every header value; each header gets a
+	// full-capacity slice of it, so an append by a later handler copies
+	// rather than overwrites its neighbour.
+	values := make([]string, 0, 5+len(call.Prefer))
+	one := func(v string) []string {
+		values = append(values, v)
+		return values[len(values)-1 : len(values) : len(values)]
+	}
+	header := make(http.Header, 8+len(forwardedHeaders))
+	header["Authorization"] = one(authorization)
+	header["Client-Request-Id"] = one(requestID)
+	header["Accept"] = one("application/json")
+	if len(call.Prefer) > 0 {
+		start := len(values)
+		values = append(values, call.Prefer...)
+		header["Prefer"] = values[start:len(values):len(values)]
 	}
 	for _, name := range forwardedHeaders {
 		header[name] = nil
@@ -45,17 +56,20 @@ func rewriteForUpstream(r *http.Request, upstream *url.URL, call *translate.Call
 	r.RequestURI = r.URL.RequestURI()
 
 	if call.Body != nil {
-		header.Set("Content-Type", call.ContentType)
-		header.Set("Content-Length", strconv.Itoa(len(call.Body)))
+		header["Content-Type"] = one(call.ContentType)
+		header["Content-Length"] = one(strconv.Itoa(len(call.Body)))
 		r.Body = io.NopCloser(bytes.NewReader(call.Body))
 		r.ContentLength = int64(len(call.Body))
-		body := call.Body
-		r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	} else {
 		r.Body = http.NoBody
 		r.ContentLength = 0
-		r.GetBody = nil
 	}
+	// No GetBody: Go's HTTP/2 transport replays a request whose body it
+	// can rewind after some stream errors (a peer PROTOCOL_ERROR among
+	// them) even when Graph may already have acted on it. A send, reply,
+	// forward or move must reach Graph at most once; reverse_proxy's own
+	// dial-error retries do not need it.
+	r.GetBody = nil
 	r.TransferEncoding = nil
 	r.Trailer = nil
 	r.Header = header
@@ -114,4 +128,16 @@ func isUUID(s string) bool {
 		}
 	}
 	return true
+}
+
+// isJSONMediaType reports whether a Content-Type value is application/json,
+// with or without parameters. The common exact spellings are recognized
+// without parsing (mime.ParseMediaType allocates).
+func isJSONMediaType(contentType string) bool {
+	switch contentType {
+	case "application/json", "application/json; charset=utf-8", "application/json;charset=utf-8":
+		return true
+	}
+	mediaType, _, err := mime.ParseMediaType(contentType)
+	return err == nil && mediaType == "application/json"
 }
