@@ -233,6 +233,7 @@ func (p *Plan) appendResults(b []byte, r *responder, envRequestID string) []byte
 				b, fail = p.appendData(b, c, it.body)
 				if fail.Code != "" {
 					b = b[:mark]
+					fail.RequestID = sanitizeToken(r.requestIDOf(it))
 				}
 			} else {
 				fail = p.commandFailure(r, it)
@@ -334,8 +335,9 @@ func serverFailure(status int, retryAfter string, now time.Time) Error {
 	case http.StatusGatewayTimeout:
 		e = Error{Status: status, Code: CodeUpstreamTimeout, Message: msgUpstreamTimeout}
 	default:
-		return Error{Status: http.StatusBadGateway, Code: CodeUpstreamError, Message: msgUpstreamError}
+		e = Error{Status: http.StatusBadGateway, Code: CodeUpstreamError, Message: msgUpstreamError}
 	}
+	// §6 copies Retry-After from upstream to the device whatever the 5xx.
 	if ra, ok := parseRetryAfter(retryAfter, now); ok {
 		e.RetryAfter = ra
 	}
@@ -346,13 +348,12 @@ func serverFailure(status int, retryAfter string, now time.Time) Error {
 // 4xx, or a $batch item's own status) to its result.
 func (p *Plan) commandFailure(r *responder, it *batchItem) Error {
 	code, rid := errorInfo(it.body)
-	var retryAfter, requestID string
+	requestID := r.requestIDOf(it)
+	var retryAfter string
 	if r.direct {
 		retryAfter = headerGet(r.header, "Retry-After")
-		requestID = headerGet(r.header, "Request-Id")
 	} else {
 		retryAfter = itemHeader(it.headers, "Retry-After")
-		requestID = itemHeader(it.headers, "Request-Id")
 	}
 	status := it.status
 	var e Error
@@ -387,6 +388,15 @@ func (p *Plan) commandFailure(r *responder, it *batchItem) Error {
 		e.RequestID = rid
 	}
 	return e
+}
+
+// requestIDOf returns Graph's request-id for one command's answer: the
+// response header of a direct call, the item's own header in a $batch.
+func (r *responder) requestIDOf(it *batchItem) string {
+	if r.direct {
+		return headerGet(r.header, "Request-Id")
+	}
+	return itemHeader(it.headers, "Request-Id")
 }
 
 // isResyncCode reports whether a Graph error code says the sync position is gone.

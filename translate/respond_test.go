@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tidwall/gjson"
 )
 
 func TestRespondFolderDelta(t *testing.T) {
@@ -255,8 +257,8 @@ func TestEnvelopeErrorMapping(t *testing.T) {
 			`{"error":{"code":"upstream_unavailable","message":"` + msgUpstreamUnavailable + `","upstreamCode":"serviceNotAvailable"}}`, "", 0},
 		{"504", false, 504, hdr("Retry-After", "1.5"), ``,
 			`{"error":{"code":"upstream_timeout","message":"` + msgUpstreamTimeout + `","retryAfter":2}}`, "", 2},
-		{"500", false, 500, hdr("Retry-After", "9"), `{"error":{"code":"generalException"}}`,
-			`{"error":{"code":"upstream_error","message":"` + msgUpstreamError + `","upstreamCode":"generalException"}}`, "", 0},
+		{"500 keeps Retry-After", false, 500, hdr("Retry-After", "9"), `{"error":{"code":"generalException"}}`,
+			`{"error":{"code":"upstream_error","message":"` + msgUpstreamError + `","retryAfter":9,"upstreamCode":"generalException"}}`, "", 9},
 		{"502 html", true, 502, nil, `<html>bad gateway</html>`,
 			`{"error":{"code":"upstream_error","message":"` + msgUpstreamError + `"}}`, "", 0},
 		{"batch 400", true, 400, nil, `{"error":{"code":"BadRequest","message":"x"}}`,
@@ -428,5 +430,28 @@ func TestRespondReusesBuffer(t *testing.T) {
 	out2, _ := respond(t, p, 200, nil, graphFolderPage)
 	if maskState(out1) != maskState(out2) {
 		t.Fatal("Respond is not repeatable")
+	}
+}
+
+// A 2xx $batch item the bridge cannot use (here: a link to another host)
+// fails with the item's own request-id, not the envelope's, so the device
+// can quote the id Graph logged for that sub-request.
+func TestBatchItemFailureKeepsItemRequestID(t *testing.T) {
+	tr, _ := newTestTranslator(t)
+	p := mustPlan(t, tr, `{"commands":[
+		{"id":"a","op":"folders.sync"},
+		{"id":"b","op":"folder.get","args":{"folder":"inbox"}}]}`)
+	defer p.Release()
+	answer := `{"responses":[
+		{"id":"0","status":200,"headers":{"request-id":"item-0"},"body":{"@odata.deltaLink":"https://evil.example/v1.0/me/mailFolders/delta?$deltatoken=z","value":[]}},
+		{"id":"1","status":200,"body":{"id":"F1","displayName":"Inbox"}}
+	]}`
+	out, _ := respond(t, p, 200, hdr("request-id", "env-1"), answer)
+	got := gjson.Get(out, "results.0.error")
+	if got.Get("code").String() != CodeUpstreamError || got.Get("requestId").String() != "item-0" {
+		t.Fatalf("hostile link item: %s", out)
+	}
+	if gjson.Get(out, "results.1.status").Int() != 200 {
+		t.Fatalf("the other item is unaffected: %s", out)
 	}
 }
