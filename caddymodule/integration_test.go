@@ -86,6 +86,8 @@ http://localhost:%[2]d {
 }
 
 https://localhost:%[4]d {
+	# Graph compresses when asked; so does the emulator's site.
+	encode gzip
 	graph_emulator {
 		seed demo
 	}
@@ -531,4 +533,51 @@ func TestIntegrationEnvelopeErrors(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+}
+
+// The directive's route matches the prefix case-insensitively (Caddy's path
+// matcher does); whatever the case, a request under it is the bridge's and
+// never reaches Graph untranslated with the device's token and cookies.
+func TestIntegrationPrefixCaseNeverProxiedRaw(t *testing.T) {
+	e := startBridge(t)
+	e.clearUpstreamRequests()
+	envelope := `{"commands":[{"id":"c1","op":"folder.get","args":{"folder":"inbox"}}]}`
+	for _, path := range []string{"/Device/v1/batch", "/DEVICE/V1/BATCH", "/device/V1/batch", "/Device/v1"} {
+		url := strings.Replace(deviceURL, "/device/v1/batch", path, 1)
+		resp, body := e.batch(url, "demo", envelope, "Cookie", "session=1")
+		assert.True(t, gjson.GetBytes(body, "results").Exists() || gjson.GetBytes(body, "error.code").Exists(),
+			"%s is answered by the bridge (%d): %s", path, resp.StatusCode, body)
+	}
+	for _, r := range e.upstreamRequests().Array() {
+		assert.True(t, strings.HasPrefix(r.Get("path").String(), "/v1.0/"), "only translated calls reach Graph: %s", r.Raw)
+		assert.False(t, r.Get("headers.Cookie").Exists(), "no device cookie reaches Graph: %s", r.Raw)
+	}
+}
+
+// Graph's Content-Length carries over on downloads even when the upstream
+// would compress (the bridge asks it not to: Go's transport would otherwise
+// request gzip and drop the length while decompressing).
+func TestIntegrationDownloadKeepsContentLength(t *testing.T) {
+	e := startBridge(t)
+	token := e.newMailbox("empty")
+	delivered := gjson.ParseBytes(e.control("POST", "/_emulator/mailboxes/"+token+"/deliver", map[string]any{
+		"folder": "inbox", "subject": "long enough to be compressed",
+		"from": map[string]any{"name": "Sender", "address": "sender@fabrikam.example"},
+		"body": map[string]any{"contentType": "text", "content": strings.Repeat("All work and no play. ", 400)},
+	}, http.StatusCreated))
+	id := delivered.Get("immutableId").String()
+	require.NotEmpty(t, id)
+
+	req, err := http.NewRequest("GET", strings.Replace(deviceURL, "/batch", "/messages/"+id+"/mime", 1), nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := e.client.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
+	assert.Equal(t, "message/rfc822", resp.Header.Get("Content-Type"))
+	assert.Equal(t, int64(len(body)), resp.ContentLength, "Graph's Content-Length reaches the device")
+	assert.Contains(t, string(body), "long enough to be compressed")
 }

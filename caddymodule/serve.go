@@ -65,8 +65,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 // endpoint returns the path below Prefix, and whether path is under it.
 func (h *Handler) endpoint(path string) (string, bool) {
-	rest, ok := strings.CutPrefix(path, h.Prefix)
-	if !ok || (rest != "" && rest[0] != '/') {
+	return cutPrefixFold(path, h.Prefix)
+}
+
+// cutPrefixFold cuts prefix off path when path is prefix or lies below it,
+// comparing case-insensitively as Caddy's path matcher does. The
+// directive's route matches the prefix that way; a case-sensitive check
+// here would hand /Device/v1/batch, untranslated and with the device's
+// token, to the route's own reverse_proxy.
+func cutPrefixFold(path, prefix string) (string, bool) {
+	if len(path) < len(prefix) || !strings.EqualFold(path[:len(prefix)], prefix) {
+		return "", false
+	}
+	rest := path[len(prefix):]
+	if rest != "" && rest[0] != '/' {
 		return "", false
 	}
 	return rest, true

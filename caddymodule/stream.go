@@ -57,7 +57,7 @@ type downloadRoute struct {
 // {prefix}/messages/{id}/mime from the escaped path; each segment is
 // unescaped on its own, so an escaped '/' stays inside its id.
 func (h *Handler) downloadRouteOf(r *http.Request) (downloadRoute, bool) {
-	rest, ok := strings.CutPrefix(r.URL.EscapedPath(), h.Prefix)
+	rest, ok := cutPrefixFold(r.URL.EscapedPath(), h.Prefix)
 	if !ok {
 		return downloadRoute{}, false
 	}
@@ -133,6 +133,10 @@ func (h *Handler) serveDownload(w http.ResponseWriter, r *http.Request, next cad
 	started := time.Now()
 	rewriteForUpstream(r, h.upstream, call)
 	r.Header.Set("Accept", "*/*")
+	// Asking for identity explicitly stops Go's transport from requesting
+	// gzip and decompressing on the fly, which would drop Graph's
+	// Content-Length; compression toward the device is Caddy's encode's job.
+	r.Header.Set("Accept-Encoding", "identity")
 	sw := &streamWriter{dst: w, header: make(http.Header), contentType: forcedType}
 	proxyErr := serveRecovering(next, sw, r)
 	if sw.streaming {
