@@ -339,19 +339,7 @@ func writeOccurrenceStub(b *jsonBuf, mbxPart string, m *event, os time.Time, tz 
 // calendarView property set. Caller holds the mailbox lock.
 func writeEvent(b *jsonBuf, e *event, tz timeZonePref, context string, odataType bool) {
 	first := true
-	b.byte1('{')
-	if context != "" {
-		b.key("@odata.context", &first)
-		b.str(context)
-	}
-	if odataType {
-		b.key("@odata.type", &first)
-		b.raw(`"#microsoft.graph.event"`)
-	}
-	b.key("@odata.etag", &first)
-	b.str(`W/"` + e.changeKey() + `"`)
-	b.key("id", &first)
-	b.str(e.id)
+	b.entityHead(&first, context, odataType, `"#microsoft.graph.event"`, e.changeKey(), e.id)
 	b.raw(`,"createdDateTime":`)
 	b.time(e.created)
 	b.raw(`,"lastModifiedDateTime":`)

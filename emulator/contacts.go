@@ -154,19 +154,7 @@ func (c *call) contactsDelta() {
 // writeContact writes ct with the selected properties; unset strings are null.
 func writeContact(b *jsonBuf, mb *mailbox, ct *contact, sel fieldSet, context string, odataType bool) {
 	first := true
-	b.byte1('{')
-	if context != "" {
-		b.key("@odata.context", &first)
-		b.str(context)
-	}
-	if odataType {
-		b.key("@odata.type", &first)
-		b.raw(`"#microsoft.graph.contact"`)
-	}
-	b.key("@odata.etag", &first)
-	b.str(`W/"` + ct.changeKey() + `"`)
-	b.key("id", &first)
-	b.str(ct.id)
+	b.entityHead(&first, context, odataType, `"#microsoft.graph.contact"`, ct.changeKey(), ct.id)
 	strOrNull := func(s string) {
 		if s == "" {
 			b.raw("null")

@@ -128,3 +128,22 @@ func (j *jsonBuf) key(name string, first *bool) {
 	j.b = append(j.b, name...)
 	j.b = append(j.b, '"', ':')
 }
+
+// entityHead opens an Outlook item object the way Graph starts one:
+// @odata.context (when given), @odata.type (when asked for; odataType is
+// the quoted type name), @odata.etag over the change key, then id.
+func (b *jsonBuf) entityHead(first *bool, context string, withType bool, odataType, changeKey, id string) {
+	b.byte1('{')
+	if context != "" {
+		b.key("@odata.context", first)
+		b.str(context)
+	}
+	if withType {
+		b.key("@odata.type", first)
+		b.raw(odataType)
+	}
+	b.key("@odata.etag", first)
+	b.str(`W/"` + changeKey + `"`)
+	b.key("id", first)
+	b.str(id)
+}

@@ -69,19 +69,7 @@ func writeBody(b *jsonBuf, m *message, bodyType string) {
 // Caller holds the mailbox read lock.
 func writeMessage(b *jsonBuf, m *message, sel fieldSet, o renderOptions) {
 	first := true
-	b.byte1('{')
-	if o.context != "" {
-		b.key("@odata.context", &first)
-		b.str(o.context)
-	}
-	if o.odataType {
-		b.key("@odata.type", &first)
-		b.raw(`"#microsoft.graph.message"`)
-	}
-	b.key("@odata.etag", &first)
-	b.str(`W/"` + m.changeKey() + `"`)
-	b.key("id", &first)
-	b.str(m.id(o.immutableIDs))
+	b.entityHead(&first, o.context, o.odataType, `"#microsoft.graph.message"`, m.changeKey(), m.id(o.immutableIDs))
 	for f := 0; f < mfID; f++ {
 		if !sel.has(f) {
 			continue
