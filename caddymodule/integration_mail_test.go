@@ -232,7 +232,7 @@ func TestIntegrationMailSendReplyForward(t *testing.T) {
 		assert.Equal(t, "{}", r.Get("data").Raw)
 	}
 	ok(t, e.command(bob, "mail.reply", map[string]any{"id": receivedID, "comment": "To all", "all": true}))
-	changes, aliceInbox = e.syncAll(alice, "mail.sync", map[string]any{"folder": "inbox", "state": aliceInbox})
+	changes, _ = e.syncAll(alice, "mail.sync", map[string]any{"folder": "inbox", "state": aliceInbox})
 	upserts, _ = syncChanges(t, changes)
 	var subjects []string
 	for _, m := range upserts {

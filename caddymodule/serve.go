@@ -149,7 +149,7 @@ func (h *Handler) serveBatch(w http.ResponseWriter, r *http.Request, next caddyh
 	upstreamDuration := time.Since(upstreamStarted)
 	ticket.release() // the answer is read: the mailboxes' slots are free
 
-	if failure := h.upstreamFailure(r.Context(), rec, proxyErr); failure != nil {
+	if failure := h.upstreamFailure(rec.status, rec.overflow, proxyErr); failure != nil {
 		h.metrics.countUpstream(0)
 		h.logUpstreamFailure(failure, proxyErr, upstreamDuration)
 		if r.Context().Err() != nil {
@@ -189,9 +189,9 @@ var errAbortedUpstreamResponse = errors.New("upstream response aborted mid-body"
 
 // upstreamFailure maps a failed round trip to the device's envelope error,
 // or returns nil when reverse_proxy delivered a complete answer.
-func (h *Handler) upstreamFailure(ctx context.Context, rec *upstreamRecorder, proxyErr error) *translate.Error {
+func (h *Handler) upstreamFailure(status int, overflow bool, proxyErr error) *translate.Error {
 	switch {
-	case rec.overflow:
+	case overflow:
 		return translate.NewError(http.StatusBadGateway, translate.CodeUpstreamError,
 			"the upstream answer exceeds max_response_body")
 	case proxyErr != nil:
@@ -203,7 +203,7 @@ func (h *Handler) upstreamFailure(ctx context.Context, rec *upstreamRecorder, pr
 		}
 		return translate.NewError(http.StatusBadGateway, translate.CodeUpstreamError,
 			"the upstream could not be reached or its answer was cut off")
-	case rec.status == 0:
+	case status == 0:
 		return translate.NewError(http.StatusBadGateway, translate.CodeUpstreamError,
 			"the upstream gave no answer")
 	}

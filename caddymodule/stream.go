@@ -150,7 +150,7 @@ func (h *Handler) serveDownload(w http.ResponseWriter, r *http.Request, next cad
 		}
 		return nil
 	}
-	if failure := h.upstreamFailure(r.Context(), &upstreamRecorder{status: sw.status}, proxyErr); failure != nil {
+	if failure := h.upstreamFailure(sw.status, false, proxyErr); failure != nil {
 		h.metrics.countUpstream(0)
 		h.logUpstreamFailure(failure, proxyErr, time.Since(started))
 		if r.Context().Err() != nil {
@@ -223,7 +223,7 @@ func (h *Handler) serveMIMESend(w http.ResponseWriter, r *http.Request, next cad
 	if source.exceeded {
 		return h.writeError(w, tooLarge)
 	}
-	if failure := h.upstreamFailure(r.Context(), rec, proxyErr); failure != nil {
+	if failure := h.upstreamFailure(rec.status, rec.overflow, proxyErr); failure != nil {
 		h.metrics.countUpstream(0)
 		h.logUpstreamFailure(failure, proxyErr, time.Since(started))
 		if r.Context().Err() != nil {
