@@ -13,7 +13,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 	"github.com/dustin/go-humanize"
 
-	bridgetls "github.com/devicebridge/caddy-devicebridge/tls"
+	"github.com/devicebridge/caddy-devicebridge/tlspolicy"
 )
 
 func init() {
@@ -196,7 +196,7 @@ func parseDirective(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error)
 	if translator.Upstream == "" {
 		return nil, h.Err("devicebridge needs the upstream base URL, e.g. devicebridge https://graph.microsoft.com/v1.0")
 	}
-	upstream, err := bridgetls.ParseUpstream(translator.Upstream, translator.InsecureUpstream)
+	upstream, err := tlspolicy.ParseUpstream(translator.Upstream, translator.InsecureUpstream)
 	if err != nil {
 		return nil, h.Errf("devicebridge: %v", err)
 	}
@@ -204,7 +204,7 @@ func parseDirective(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error)
 	// reverse_proxy dials the upstream's host; the scheme in the address
 	// makes its parser enable TLS on the transport (also on a transport
 	// block the user wrote).
-	proxyTokens[1].Text = upstream.Scheme + "://" + bridgetls.HostPort(upstream)
+	proxyTokens[1].Text = upstream.Scheme + "://" + tlspolicy.HostPort(upstream)
 	proxy := new(reverseproxy.Handler)
 	proxyDispenser := caddyfile.NewDispenser(proxyTokens)
 	if err := proxy.UnmarshalCaddyfile(proxyDispenser); err != nil {

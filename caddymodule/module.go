@@ -15,7 +15,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
-	bridgetls "github.com/devicebridge/caddy-devicebridge/tls"
+	"github.com/devicebridge/caddy-devicebridge/tlspolicy"
 	"github.com/devicebridge/caddy-devicebridge/translate"
 )
 
@@ -171,7 +171,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.governor = newGovernor(h.MaxInflightPerMailbox, time.Duration(h.QueueTimeout), h.MaxTrackedMailboxes)
 
-	upstream, err := bridgetls.ParseUpstream(h.Upstream, h.InsecureUpstream)
+	upstream, err := tlspolicy.ParseUpstream(h.Upstream, h.InsecureUpstream)
 	if err != nil {
 		return err
 	}

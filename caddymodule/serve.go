@@ -15,7 +15,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	bridgetls "github.com/devicebridge/caddy-devicebridge/tls"
+	"github.com/devicebridge/caddy-devicebridge/tlspolicy"
 	"github.com/devicebridge/caddy-devicebridge/translate"
 )
 
@@ -45,7 +45,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if !ok {
 		return next.ServeHTTP(w, r)
 	}
-	if !bridgetls.RequestIsTLS(r) {
+	if !tlspolicy.RequestIsTLS(r) {
 		return h.writeError(w, translate.NewError(http.StatusForbidden, translate.CodeTLSRequired,
 			"the device API is served over TLS only"))
 	}

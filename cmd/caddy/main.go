@@ -1,5 +1,7 @@
-// Command caddy is a Caddy build with the standard modules plus
-// devicebridge and its Graph emulator.
+// Command caddy is the demo and test build: Caddy's standard modules, the
+// devicebridge plugin, and the emulators the demo, the integration tests
+// and the benchmarks run against. An organization's production build is
+// the plugin alone (xcaddy.json), which carries no emulator.
 package main
 
 import (
@@ -7,6 +9,7 @@ import (
 
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 	_ "github.com/devicebridge/caddy-devicebridge"
+	_ "github.com/devicebridge/caddy-devicebridge/emulator"
 )
 
 func main() {

@@ -1,4 +1,4 @@
-package tls
+package tlspolicy
 
 import (
 	"net/http"
