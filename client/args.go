@@ -1,0 +1,212 @@
+package deviceclient
+
+// The arguments of each command, with the device API's names. Zero values
+// are left out of the request, so a command gets the bridge's defaults.
+// Every command takes Mailbox (a user principal name or object id) to work
+// on a shared or delegated mailbox instead of the token's own.
+
+// FoldersSyncArgs are the arguments of folders.sync.
+type FoldersSyncArgs struct {
+	Mailbox string `json:"mailbox,omitempty"`
+	State   string `json:"state,omitempty"`
+}
+
+// FolderGetArgs are the arguments of folder.get.
+type FolderGetArgs struct {
+	Mailbox string `json:"mailbox,omitempty"`
+	// Folder is a folder id or a well-known name such as "inbox".
+	Folder string `json:"folder"`
+}
+
+// MailSyncArgs are the arguments of mail.sync.
+type MailSyncArgs struct {
+	Mailbox string `json:"mailbox,omitempty"`
+	Folder  string `json:"folder"`
+	State   string `json:"state,omitempty"`
+	// Window is the page size, 1–200 (bridge default 50).
+	Window int `json:"window,omitempty"`
+	// Since (RFC 3339) limits the first sync to mail received since then.
+	Since string `json:"since,omitempty"`
+	// Fields selects the message fields (device names); default all but bcc and body.
+	Fields []string `json:"fields,omitempty"`
+}
+
+// MailGetArgs are the arguments of mail.get.
+type MailGetArgs struct {
+	Mailbox string `json:"mailbox,omitempty"`
+	ID      string `json:"id"`
+	// Body is "text" (bridge default), "html" or "none".
+	Body   string   `json:"body,omitempty"`
+	Fields []string `json:"fields,omitempty"`
+}
+
+// MailUpdateArgs are the arguments of mail.update; at least one of Read,
+// Flag and Cats must be set.
+type MailUpdateArgs struct {
+	Mailbox string `json:"mailbox,omitempty"`
+	ID      string `json:"id"`
+	Read    *bool  `json:"read,omitempty"`
+	// Flag is "none", "flagged" or "complete".
+	Flag string `json:"flag,omitempty"`
+	// Cats replaces the categories; a pointer to an empty slice clears them.
+	Cats   *[]string `json:"cats,omitempty"`
+	Fields []string  `json:"fields,omitempty"`
+}
+
+// MailMoveArgs are the arguments of mail.move.
+type MailMoveArgs struct {
+	Mailbox string   `json:"mailbox,omitempty"`
+	ID      string   `json:"id"`
+	To      string   `json:"to"`
+	Fields  []string `json:"fields,omitempty"`
+}
+
+// MailDeleteArgs are the arguments of mail.delete.
+type MailDeleteArgs struct {
+	Mailbox string `json:"mailbox,omitempty"`
+	ID      string `json:"id"`
+}
+
+// OutgoingAttachment is a file attached to mail.send; Data is the raw
+// content (encoded to base64 on the wire).
+type OutgoingAttachment struct {
+	Name string `json:"name"`
+	Type string `json:"type,omitempty"`
+	Data []byte `json:"data"`
+}
+
+// MailSendArgs are the arguments of mail.send.
+type MailSendArgs struct {
+	Mailbox     string               `json:"mailbox,omitempty"`
+	To          []Person             `json:"to"`
+	Cc          []Person             `json:"cc,omitempty"`
+	Bcc         []Person             `json:"bcc,omitempty"`
+	Subject     string               `json:"subject"`
+	Body        Body                 `json:"body"`
+	Attachments []OutgoingAttachment `json:"attachments,omitempty"`
+	// Save keeps a copy in Sent Items; nil means the bridge default (true).
+	Save *bool `json:"save,omitempty"`
+}
+
+// MailReplyArgs are the arguments of mail.reply.
+type MailReplyArgs struct {
+	Mailbox string `json:"mailbox,omitempty"`
+	ID      string `json:"id"`
+	Comment string `json:"comment"`
+	All     bool   `json:"all,omitempty"`
+}
+
+// MailForwardArgs are the arguments of mail.forward.
+type MailForwardArgs struct {
+	Mailbox string   `json:"mailbox,omitempty"`
+	ID      string   `json:"id"`
+	To      []Person `json:"to"`
+	Comment string   `json:"comment,omitempty"`
+}
+
+// MailSearchArgs are the arguments of mail.search.
+type MailSearchArgs struct {
+	Mailbox string   `json:"mailbox,omitempty"`
+	Query   string   `json:"query"`
+	Window  int      `json:"window,omitempty"`
+	State   string   `json:"state,omitempty"`
+	Fields  []string `json:"fields,omitempty"`
+}
+
+// AttachmentsListArgs are the arguments of attachments.list.
+type AttachmentsListArgs struct {
+	Mailbox string `json:"mailbox,omitempty"`
+	ID      string `json:"id"`
+}
+
+// CalendarSyncArgs are the arguments of calendar.sync; Start and End
+// (RFC 3339) are required on the first call and sealed in the state.
+type CalendarSyncArgs struct {
+	Mailbox string `json:"mailbox,omitempty"`
+	Start   string `json:"start,omitempty"`
+	End     string `json:"end,omitempty"`
+	State   string `json:"state,omitempty"`
+	Window  int    `json:"window,omitempty"`
+}
+
+// EventRespondArgs are the arguments of event.respond.
+type EventRespondArgs struct {
+	Mailbox string `json:"mailbox,omitempty"`
+	ID      string `json:"id"`
+	// Response is "accept", "decline" or "tentative".
+	Response string `json:"response"`
+	Comment  string `json:"comment,omitempty"`
+	// Send tells the organizer; nil means the bridge default (true).
+	Send *bool `json:"send,omitempty"`
+}
+
+// EventFields are the editable fields of event.create and event.update.
+type EventFields struct {
+	Subject   string     `json:"subject,omitempty"`
+	Body      *Body      `json:"body,omitempty"`
+	Start     string     `json:"start,omitempty"`
+	End       string     `json:"end,omitempty"`
+	AllDay    *bool      `json:"allDay,omitempty"`
+	Location  *string    `json:"location,omitempty"`
+	Attendees []Attendee `json:"attendees,omitempty"`
+	ShowAs    string     `json:"showAs,omitempty"`
+}
+
+// EventCreateArgs are the arguments of event.create.
+type EventCreateArgs struct {
+	Mailbox string `json:"mailbox,omitempty"`
+	EventFields
+}
+
+// EventUpdateArgs are the arguments of event.update.
+type EventUpdateArgs struct {
+	Mailbox string `json:"mailbox,omitempty"`
+	ID      string `json:"id"`
+	EventFields
+}
+
+// EventDeleteArgs are the arguments of event.delete.
+type EventDeleteArgs struct {
+	Mailbox string `json:"mailbox,omitempty"`
+	ID      string `json:"id"`
+}
+
+// ContactsSyncArgs are the arguments of contacts.sync.
+type ContactsSyncArgs struct {
+	Mailbox string `json:"mailbox,omitempty"`
+	State   string `json:"state,omitempty"`
+	Window  int    `json:"window,omitempty"`
+}
+
+// ContactFields are the editable fields of contact.create and
+// contact.update. A pointer to "" clears a string field.
+type ContactFields struct {
+	Name     *string  `json:"name,omitempty"`
+	Given    *string  `json:"given,omitempty"`
+	Surname  *string  `json:"surname,omitempty"`
+	Emails   []Person `json:"emails,omitempty"`
+	Mobile   *string  `json:"mobile,omitempty"`
+	Business []string `json:"business,omitempty"`
+	Home     []string `json:"home,omitempty"`
+	Company  *string  `json:"company,omitempty"`
+	Title    *string  `json:"title,omitempty"`
+}
+
+// ContactCreateArgs are the arguments of contact.create.
+type ContactCreateArgs struct {
+	Mailbox string `json:"mailbox,omitempty"`
+	ContactFields
+}
+
+// ContactUpdateArgs are the arguments of contact.update.
+type ContactUpdateArgs struct {
+	Mailbox string `json:"mailbox,omitempty"`
+	ID      string `json:"id"`
+	ContactFields
+}
+
+// ContactDeleteArgs are the arguments of contact.delete.
+type ContactDeleteArgs struct {
+	Mailbox string `json:"mailbox,omitempty"`
+	ID      string `json:"id"`
+}

@@ -1,0 +1,36 @@
+// Package deviceclient is a typed Go client of the devicebridge device API
+// (docs/device-api.md, api/openapi.yaml): one method per command, batches of
+// up to 20 commands in one request, sync loops that follow "more", the
+// streaming endpoints as io.ReadCloser, and the retry rules a well-behaved
+// device follows.
+//
+// A client is cheap and holds no global state; it is safe for concurrent
+// use. Typical use:
+//
+//	c, err := deviceclient.New("https://bridge.example.com/device/v1", deviceclient.Options{Token: token})
+//	b := c.NewBatch()
+//	inbox := b.FolderGet(deviceclient.FolderGetArgs{Folder: "inbox"})
+//	sync := b.MailSync(deviceclient.MailSyncArgs{Folder: "inbox", Window: 50})
+//	if err := c.Do(ctx, b); err != nil {
+//		return err // the request as a whole failed: *Error
+//	}
+//	folder, err := inbox.Result() // this command's own outcome: *Error on failure
+//
+// Or one command at a time, and whole sync rounds:
+//
+//	for page, err := range c.MailSyncRound(ctx, deviceclient.MailSyncArgs{Folder: "inbox", State: saved}) {
+//		if deviceclient.IsCode(err, deviceclient.CodeResyncRequired) {
+//			// drop the mirror of this folder and start again without a state
+//		}
+//		...
+//	}
+//
+// Retries: an envelope answered 429 throttled (Graph refused the whole
+// request, so nothing was done) is sent again after its Retry-After plus
+// jitter, up to Options.MaxAttempts; a throttled page of a sync round is
+// retried the same way. Nothing else is retried: a send whose answer was
+// lost must not go out twice.
+//
+// The package imports no Caddy and none of the bridge's own packages: it
+// speaks the wire protocol only, as an app would.
+package deviceclient
