@@ -93,3 +93,17 @@ func verifyES256(jws string, pub *ecdsa.PublicKey) (header, claims map[string]an
 func p384Curve() elliptic.Curve { return elliptic.P384() }
 
 func randReader() io.Reader { return rand.Reader }
+
+type ecdsaPublicKey = ecdsa.PublicKey
+
+func parseUncompressedP256(raw []byte) (*ecdsa.PublicKey, error) {
+	return ecdsa.ParseUncompressedPublicKey(elliptic.P256(), raw)
+}
+
+func newP384(t testing.TB) *ecdsa.PrivateKey {
+	k, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
