@@ -70,4 +70,20 @@
 // WebPush.CheckEndpoint checks the endpoint against the allow list at
 // subscribe time; the sender checks it again on every send and refuses,
 // at dial time, any non-public address a wildcard entry resolves to.
+//
+// # Routing blob, clientState and refs
+//
+// NewKeys derives purpose-bound keys (HKDF-SHA-256, one label each) from
+// the configured state keys; the first seals, all open. Keys.SealRouting
+// seals a Routing (target, watched kind, alert, account, device hash,
+// optional tenant/user binding, issue and not-after times) into R, the
+// base64url path segment of the notification URLs; Keys.OpenRouting opens
+// it with whichever key sealed it, and Routing.KeyID against
+// Keys.FirstKeyID tells a renewal that R must be resealed. Keys.ClientState
+// is the subscription's clientState for R and Keys.CheckClientState checks
+// a notification's in constant time; Keys.SameUser checks a notification's
+// tenant and user against R's binding and Keys.SameDevice answers
+// push.list's "mine". Keys.SealRef and Keys.OpenRef seal and open the
+// message references of alert pushes (mail.get's ref), Keys.CollapseID
+// gives an alert's collapse id. SameTarget compares targets for renewal.
 package push

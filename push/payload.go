@@ -40,8 +40,8 @@ type Message struct {
 	// Alert makes the push alert class: a visible notification the app's
 	// extension may rewrite. Only for KindMail.
 	Alert bool
-	// Refs are up to 5 sealed message references (base64url, at most 256
-	// characters each) for an alert push; the app resolves them through
+	// Refs are up to 5 sealed message references (base64url, at most 384
+	// characters each; Keys.SealRef) for an alert push; the app resolves them through
 	// mail.get with ref.
 	Refs []string
 	// CollapseID collapses alert pushes (apns-collapse-id, web push Topic):
@@ -55,7 +55,7 @@ var (
 	ErrBadKind       = errors.New("push: unknown message kind")
 	ErrBadAccount    = errors.New("push: account tag must be at most 16 of [A-Za-z0-9_-]")
 	ErrBadAlert      = errors.New("push: only mail pushes can be alert class")
-	ErrBadRefs       = errors.New("push: refs need alert class, at most 5 base64url strings of at most 256 characters")
+	ErrBadRefs       = errors.New("push: refs need alert class, at most 5 base64url strings of at most 384 characters")
 	ErrBadCollapseID = errors.New("push: collapse id must be 1-32 base64url characters, and is required for an alert")
 )
 

@@ -1,6 +1,7 @@
 package push
 
 import (
+	"bytes"
 	"crypto/ecdh"
 	"encoding/base64"
 	"errors"
@@ -73,7 +74,7 @@ const (
 	webPushAuthLen    = 16
 	maxAccountLen     = 16
 	maxRefs           = 5
-	maxRefLen         = 256
+	maxRefLen         = 384
 	maxCollapseIDLen  = 32 // web push Topic limit; APNs allows 64
 	maxEncodedKeySize = 128
 )
@@ -205,4 +206,21 @@ func isTag(s string, max int) bool {
 		}
 	}
 	return true
+}
+
+// SameTarget reports whether a and b address the same device: APNs tokens
+// are compared without regard to case, everything else exactly.
+func SameTarget(a, b *Target) bool {
+	if a.Platform != b.Platform {
+		return false
+	}
+	switch a.Platform {
+	case PlatformAPNs:
+		return a.Env == b.Env && strings.EqualFold(a.Token, b.Token)
+	case PlatformFCM:
+		return a.Token == b.Token && a.FID == b.FID
+	case PlatformWebPush:
+		return a.Endpoint == b.Endpoint && bytes.Equal(a.P256dh, b.P256dh) && bytes.Equal(a.Auth, b.Auth)
+	}
+	return false
 }
