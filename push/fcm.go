@@ -46,6 +46,10 @@ type FCMOptions struct {
 	Inflight *Inflight
 	// Breaker tunes the circuit breaker. Defaults as in BreakerOptions.
 	Breaker BreakerOptions
+	// OnTokenError, when set, is called from the refresher with each
+	// failed access-token fetch (for the operator's log; the error holds
+	// the token server's answer, never the credentials). Default: none.
+	OnTokenError func(error)
 }
 
 // FCM sends data-only messages through the FCM HTTP v1 API with an OAuth2
@@ -102,7 +106,7 @@ func NewFCM(opts FCMOptions) (*FCM, error) {
 		sendURL:  base + "/v1/projects/" + url.PathEscape(project) + "/messages:send",
 		priority: priority,
 		breaker:  NewBreaker(opts.Breaker),
-		tokens:   newFCMTokens(conf, client),
+		tokens:   newFCMTokens(conf, client, opts.OnTokenError),
 		now:      time.Now,
 	}
 	s.tokens.start()

@@ -261,6 +261,31 @@ func TestFCMTokenRefreshesInTheBackground(t *testing.T) {
 	}
 }
 
+func TestFCMReportsTokenFailures(t *testing.T) {
+	g := newFakeGoogle(t)
+	creds := g.credentials(t)
+	other, _ := rsa.GenerateKey(rand.Reader, 2048)
+	g.saKey = other // the token server now expects another key
+	errs := make(chan error, 10)
+	s, err := NewFCM(FCMOptions{CredentialsJSON: creds, Endpoint: g.URL, RootCAs: g.pool(),
+		OnTokenError: func(err error) { errs <- err }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	select {
+	case err := <-errs:
+		if !strings.Contains(err.Error(), "invalid_grant") || strings.Contains(err.Error(), "PRIVATE KEY") {
+			t.Fatalf("token error %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no token error reported")
+	}
+	if r := s.Send(context.Background(), fcmTarget(), &Message{Kind: KindMail}); !errors.Is(r.Err, ErrNoToken) {
+		t.Fatalf("send without a token: %v", r.Err)
+	}
+}
+
 func TestFCMUnauthenticatedForcesANewToken(t *testing.T) {
 	g := newFakeGoogle(t)
 	s := newTestFCM(t, g, nil)

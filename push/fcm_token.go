@@ -2,6 +2,7 @@ package push
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -30,9 +31,10 @@ type fcmToken struct {
 // fcmTokens keeps an OAuth2 access token for the service account and
 // replaces it in the background; a send only ever reads the current one.
 type fcmTokens struct {
-	conf   *jwt.Config
-	client *http.Client // toward the credentials' token_uri
-	now    func() time.Time
+	conf    *jwt.Config
+	client  *http.Client // toward the credentials' token_uri
+	onError func(error)
+	now     func() time.Time
 
 	cur       atomic.Pointer[fcmToken]
 	ready     chan struct{} // closed once the first token is in
@@ -45,11 +47,11 @@ type fcmTokens struct {
 	end       context.CancelFunc
 }
 
-func newFCMTokens(conf *jwt.Config, client *http.Client) *fcmTokens {
+func newFCMTokens(conf *jwt.Config, client *http.Client, onError func(error)) *fcmTokens {
 	life, end := context.WithCancel(context.Background())
 	return &fcmTokens{
 		life: life, end: end,
-		conf: conf, client: client, now: time.Now,
+		conf: conf, client: client, onError: onError, now: time.Now,
 		ready: make(chan struct{}),
 		force: make(chan struct{}, 1),
 		stop:  make(chan struct{}),
@@ -115,6 +117,9 @@ func (t *fcmTokens) loop() {
 		var wait time.Duration
 		tok, err := t.fetch()
 		if err != nil {
+			if t.onError != nil && t.life.Err() == nil {
+				t.onError(fmt.Errorf("fcm: fetching an access token: %w", err))
+			}
 			wait = retry
 			retry = min(2*retry, fcmRetryMax)
 		} else {

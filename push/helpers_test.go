@@ -26,7 +26,7 @@ type h2Server struct {
 	conns atomic.Int64
 }
 
-func newH2Server(t *testing.T, h http.Handler) *h2Server {
+func newH2Server(t testing.TB, h http.Handler) *h2Server {
 	t.Helper()
 	s := &h2Server{Server: httptest.NewUnstartedServer(h)}
 	s.EnableHTTP2 = true

@@ -16,8 +16,9 @@ import (
 const (
 	dialTimeout         = 5 * time.Second
 	tlsHandshakeTimeout = 5 * time.Second
-	idleConnTimeout     = 90 * time.Second
+	idleConnTimeout     = 4 * time.Minute // keep provider connections warm between bursts
 	maxIdleConnsPerHost = 16
+	maxIdleConns        = 256
 	http2ReadIdle       = 30 * time.Second // ping a silent HTTP/2 connection
 	http2PingTimeout    = 10 * time.Second // and drop it when the ping is not answered
 	maxResponseBody     = 64 << 10         // push services answer with small bodies
@@ -43,6 +44,7 @@ func newHTTPClient(roots *x509.CertPool, dial dialFunc) *http.Client {
 		ForceAttemptHTTP2:   true,
 		TLSClientConfig:     &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
 		TLSHandshakeTimeout: tlsHandshakeTimeout,
+		MaxIdleConns:        maxIdleConns,
 		MaxIdleConnsPerHost: maxIdleConnsPerHost,
 		IdleConnTimeout:     idleConnTimeout,
 		DisableCompression:  true,
