@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/vbauerster/mpb/v8"
@@ -42,8 +43,8 @@ func (pr *progress) page(p mirror.Progress) {
 			more = " …"
 		}
 		name := p.Scope
-		if p.Name != "" && p.Name != p.Scope {
-			name += " (" + p.Name + ")"
+		if strings.HasPrefix(p.Scope, "mail:") && p.Name != "" {
+			name = "mail " + p.Name
 		}
 		io.WriteString(pr.w, name+": "+strconv.Itoa(p.Changes)+" changes"+more+"\n")
 		return
