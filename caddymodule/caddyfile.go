@@ -3,7 +3,6 @@ package caddymodule
 import (
 	"encoding/json"
 	"strconv"
-	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
@@ -41,7 +40,7 @@ var translatorSubdirectives = map[string]bool{
 //	    max_request_body  <size>                     # default 1MiB
 //	    max_response_body <size>                     # default 32MiB
 //	    max_mime_body     <size>                     # default 4MiB (mime/send)
-//	    max_commands      <1-20>                     # default 20
+//	    max_commands      <1-20>                     # default 20 (Graph's $batch limit)
 //	    insecure_upstream                            # allow an http:// upstream (testing only)
 //	    max_inflight_per_mailbox <n>                 # default 4
 //	    queue_timeout     <duration>                 # default 10s
@@ -84,8 +83,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			ttl, err := caddy.ParseDuration(d.Val())
-			if err != nil {
-				return d.Errf("parsing state_ttl: %v", err)
+			if err != nil || ttl <= 0 {
+				return d.Errf("state_ttl must be a positive duration, got %q", d.Val())
 			}
 			h.StateTTL = caddy.Duration(ttl)
 		case "immutable_ids":
@@ -124,8 +123,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			n, err := strconv.Atoi(d.Val())
-			if err != nil || n < 1 || n > 20 {
-				return d.Errf("max_commands must be a number from 1 to 20, got %q", d.Val())
+			if err != nil || n < 1 {
+				return d.Errf("max_commands must be a positive number, got %q", d.Val())
 			}
 			h.MaxCommands = n
 		case "insecure_upstream":
@@ -215,11 +214,7 @@ func parseDirective(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error)
 	}
 	restrictRetriesToGET(proxy) // never resend a send, reply, forward or move
 
-	prefix := translator.Prefix
-	if prefix == "" {
-		prefix = DefaultPrefix
-	}
-	prefix = "/" + strings.Trim(prefix, "/")
+	prefix := normalizePrefix(translator.Prefix)
 	route := caddyhttp.Route{
 		MatcherSetsRaw: []caddy.ModuleMap{{
 			"path": h.JSON(caddyhttp.MatchPath{prefix, prefix + "/*"}),

@@ -1,8 +1,10 @@
 package caddymodule
 
 import (
+	"encoding/json"
 	"testing"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
@@ -96,7 +98,9 @@ func TestDirectiveErrors(t *testing.T) {
 	tests := []struct{ name, body, wantErr string }{
 		{"no upstream", `devicebridge`, "upstream base URL"},
 		{"plain http upstream", `devicebridge http://graph.example/v1.0`, "plain http"},
-		{"bad max_commands", "devicebridge https://graph.example/v1.0 {\n max_commands 21\n}", "max_commands"},
+		{"bad max_commands", "devicebridge https://graph.example/v1.0 {\n max_commands 0\n}", "max_commands"},
+		{"bad state_ttl", "devicebridge https://graph.example/v1.0 {\n state_ttl -1h\n}", "state_ttl"},
+		{"upstream dot segment", `devicebridge https://graph.example/v1.0/../beta`, "dot segments"},
 		{"bad immutable_ids", "devicebridge https://graph.example/v1.0 {\n immutable_ids maybe\n}", "immutable_ids"},
 		{"unknown option", "devicebridge https://graph.example/v1.0 {\n no_such_thing 1\n}", "unrecognized subdirective"},
 	}
@@ -107,6 +111,35 @@ func TestDirectiveErrors(t *testing.T) {
 			assert.Contains(t, err.Error(), tt.wantErr)
 		})
 	}
+}
+
+// validateCaddyfile adapts a Caddyfile and provisions the result without
+// starting it, as `caddy validate` does.
+func validateCaddyfile(t *testing.T, input string) error {
+	t.Helper()
+	adapter := caddyconfig.GetAdapter("caddyfile")
+	out, _, err := adapter.Adapt([]byte(input), nil)
+	if err != nil {
+		return err
+	}
+	var cfg caddy.Config
+	require.NoError(t, json.Unmarshal(out, &cfg))
+	return caddy.Validate(&cfg)
+}
+
+// The translator's limits are checked in one place, translate.New, when
+// the handler is provisioned; the Caddyfile parser only parses.
+func TestDirectiveTranslatorLimitsCheckedAtProvision(t *testing.T) {
+	site := func(options string) string {
+		return "http://localhost:0 {\n\tdevicebridge https://graph.example/v1.0 {\n\t\t" + options + "\n\t}\n}\n"
+	}
+	require.NoError(t, validateCaddyfile(t, site("max_commands 20")))
+	err := validateCaddyfile(t, site("max_commands 21"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "MaxCommands must be 1..20")
+	err = validateCaddyfile(t, site("state_key AAECAwQFBgcICQoLDA0ODw"))
+	require.Error(t, err, "a 16-byte state key")
+	assert.Contains(t, err.Error(), "want 32")
 }
 
 func TestDirectiveInsecureUpstreamAllowed(t *testing.T) {

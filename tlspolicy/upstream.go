@@ -4,40 +4,48 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/devicebridge/caddy-devicebridge/translate"
 )
 
 // ParseUpstream checks the configured upstream base URL (for example
 // https://graph.microsoft.com/v1.0) and returns it parsed.
 //
-// The URL must be absolute with a host, carry no user info, query or
-// fragment, and use https unless allowInsecure is set, in which case http
-// is accepted too. A trailing slash on the base path is removed so that
-// path comparisons against Graph's links are exact.
+// What an upstream base URL may look like — scheme http or https, a host,
+// no user info, query or fragment, no dot segments in the base path — is
+// the translator's rule, checked by the translator itself; this package
+// adds only the TLS policy: https, unless allowInsecure is set. A trailing
+// slash on the base path is removed so that path comparisons against
+// Graph's links are exact.
 func ParseUpstream(raw string, allowInsecure bool) (*url.URL, error) {
+	if err := checkUpstreamSyntax(raw); err != nil {
+		return nil, fmt.Errorf("upstream %q: %v", raw, err)
+	}
 	u, err := url.Parse(raw)
-	if err != nil {
+	if err != nil { // the translator parsed it already
 		return nil, fmt.Errorf("parsing upstream URL: %v", err)
 	}
-	switch {
-	case u.Scheme == "https":
-	case u.Scheme == "http" && allowInsecure:
-	case u.Scheme == "http":
+	if u.Scheme != "https" && !allowInsecure {
 		return nil, fmt.Errorf("upstream %q is plain http: the upstream leg must use TLS (set insecure_upstream to allow it for testing)", raw)
-	default:
-		return nil, fmt.Errorf("upstream %q must be an absolute https URL", raw)
 	}
-	if u.Host == "" || u.Hostname() == "" {
-		return nil, fmt.Errorf("upstream %q has no host", raw)
-	}
-	if u.User != nil {
-		return nil, fmt.Errorf("upstream URL must not carry user info")
-	}
-	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
-		return nil, fmt.Errorf("upstream %q must not have a query or fragment", raw)
+	if u.Hostname() == "" {
+		return nil, fmt.Errorf("upstream %q has no host to dial", raw)
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	u.RawPath = ""
 	return u, nil
+}
+
+// syntaxCheckKey is the state key of the throw-away translator that
+// checks an upstream URL's syntax; it never seals anything.
+var syntaxCheckKey = make([]byte, translate.StateKeySize)
+
+// checkUpstreamSyntax applies the translator's validation of its upstream
+// base URL, so that the directive refuses at adapt time exactly what the
+// handler would refuse when it is provisioned.
+func checkUpstreamSyntax(raw string) error {
+	_, err := translate.New(translate.Options{Upstream: raw, StateKeys: [][]byte{syntaxCheckKey}})
+	return err
 }
 
 // HostPort returns the upstream's host:port, filling in the scheme's

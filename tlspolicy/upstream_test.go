@@ -26,6 +26,9 @@ func TestParseUpstream(t *testing.T) {
 		{name: "user info", raw: "https://user:pw@graph.example/v1.0", wantErr: true},
 		{name: "query", raw: "https://graph.example/v1.0?x=1", wantErr: true},
 		{name: "fragment", raw: "https://graph.example/v1.0#x", wantErr: true},
+		{name: "dot segment", raw: "https://graph.example/v1.0/../beta", wantErr: true},
+		{name: "no hostname", raw: "https://:443/v1.0", wantErr: true},
+		{name: "upper-case scheme", raw: "HTTPS://graph.example/v1.0", wantPath: "/v1.0", wantHost: "graph.example:443"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
