@@ -159,3 +159,44 @@ func TestHandlerUnmarshalCaddyfile(t *testing.T) {
 	assert.True(t, h.InsecureUpstream)
 	assert.Equal(t, 2, h.MaxCommands)
 }
+
+// The bridge takes only its own subdirectives at the top of its block;
+// everything else, arguments and nested blocks included, is
+// reverse_proxy's, with reverse_proxy's errors and the original line
+// numbers.
+func TestDirectiveHandsTheRestToReverseProxy(t *testing.T) {
+	cfg, err := adapt(t, `
+https://bridge.example {
+	devicebridge https://graph.example/v1.0 {
+		header_up max_commands 3
+		max_commands 5
+		transport http {
+			dial_timeout 2s
+		}
+		prefix /d
+	}
+}`)
+	require.NoError(t, err)
+	route := cfg.Get("apps.http.servers.srv0.routes.0.handle.0.routes.0")
+	assert.Equal(t, int64(5), route.Get("handle.0.max_commands").Int(), route.Raw)
+	assert.Equal(t, "/d", route.Get("handle.0.prefix").String())
+	assert.Equal(t, "3", route.Get("handle.1.headers.request.set.Max_commands.0").String(), "a header named like a bridge option is reverse_proxy's: %s", route.Raw)
+	assert.Equal(t, int64(2e9), route.Get("handle.1.transport.dial_timeout").Int())
+
+	_, err = adapt(t, "https://bridge.example {\n\tdevicebridge https://graph.example/v1.0 {\n\t\tmax_commands 5\n\t\tno_such_thing 1\n\t}\n}")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "unrecognized subdirective no_such_thing")
+	assert.Contains(t, err.Error(), "Caddyfile:4", "the line of the unknown subdirective")
+
+	_, err = adapt(t, "https://bridge.example {\n\tdevicebridge https://graph.example/v1.0 {\n\t\tmax_commands 5 {\n\t\t\tx\n\t\t}\n\t}\n}")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "max_commands takes no block")
+}
+
+func TestHandlerUnmarshalCaddyfileRefusesProxyOptions(t *testing.T) {
+	var h Handler
+	d := caddyfile.NewTestDispenser("devicebridge https://graph.example/v1.0 {\n max_commands 2\n transport http {\n }\n}")
+	err := h.UnmarshalCaddyfile(d)
+	require.Error(t, err, "without the directive's reverse_proxy, nothing takes transport")
+	assert.Contains(t, err.Error(), "transport")
+}
