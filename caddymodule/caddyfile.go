@@ -39,6 +39,9 @@ func init() {
 //	    # any reverse_proxy subdirective, passed to the proxy, e.g.
 //	    transport http {
 //	        tls_trust_pool pki_root local
+//	        dial_timeout            <duration>     # default 5s
+//	        tls_timeout             <duration>     # default 10s
+//	        response_header_timeout <duration>     # default 40s (push needs >= 35s)
 //	    }
 //	}
 //
@@ -48,7 +51,9 @@ func init() {
 // above are reverse_proxy's and are handed to its own Caddyfile parser:
 // transport and its TLS trust, timeouts, health checks, load balancing,
 // header_up and the rest; a subdirective neither knows gets
-// reverse_proxy's error.
+// reverse_proxy's error. The transport must be http; the directive gives
+// it the timeouts above unless the block sets its own, so a stalled
+// upstream ends in 504 upstream_timeout.
 //
 // Standing alone (without the directive's reverse_proxy) the handler
 // takes only the subdirectives listed above.
@@ -246,6 +251,12 @@ func parseDirective(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error)
 		return nil, err
 	}
 	restrictRetriesToGET(proxy) // never resend a send, reply, forward or move
+	transport, err := upstreamTransport(proxy)
+	if err != nil {
+		return nil, h.Errf("devicebridge: %v", err)
+	}
+	setTransportDefaults(transport)
+	encodeTransport(proxy, transport)
 
 	prefix := normalizePrefix(translator.Prefix)
 	route := caddyhttp.Route{

@@ -200,3 +200,43 @@ func TestHandlerUnmarshalCaddyfileRefusesProxyOptions(t *testing.T) {
 	require.Error(t, err, "without the directive's reverse_proxy, nothing takes transport")
 	assert.Contains(t, err.Error(), "transport")
 }
+
+// A stalled upstream must not hold the device (and its mailbox's slots)
+// for ever: the directive gives reverse_proxy's transport a dial timeout,
+// a TLS handshake timeout and a response header timeout unless the
+// transport block sets its own.
+func TestDirectiveSetsUpstreamTimeouts(t *testing.T) {
+	transport := func(t *testing.T, body string) gjson.Result {
+		t.Helper()
+		cfg, err := adapt(t, "https://bridge.example {\n"+body+"\n}")
+		require.NoError(t, err)
+		proxy := cfg.Get("apps.http.servers.srv0.routes.0.handle.0.routes.0.handle.1")
+		require.Equal(t, "reverse_proxy", proxy.Get("handler").String(), cfg.Raw)
+		return proxy.Get("transport")
+	}
+	seconds := func(r gjson.Result) float64 { return float64(r.Int()) / 1e9 }
+
+	t.Run("defaults", func(t *testing.T) {
+		tr := transport(t, "devicebridge https://graph.microsoft.com/v1.0")
+		assert.Equal(t, 5.0, seconds(tr.Get("dial_timeout")), tr.Raw)
+		assert.Equal(t, 40.0, seconds(tr.Get("response_header_timeout")), tr.Raw)
+		assert.Equal(t, 10.0, seconds(tr.Get("tls.handshake_timeout")), tr.Raw)
+	})
+	t.Run("defaults fill a transport block", func(t *testing.T) {
+		tr := transport(t, "devicebridge https://graph.microsoft.com/v1.0 {\n transport http {\n  tls_trust_pool pki_root local\n }\n}")
+		assert.Equal(t, 5.0, seconds(tr.Get("dial_timeout")), tr.Raw)
+		assert.Equal(t, 40.0, seconds(tr.Get("response_header_timeout")), tr.Raw)
+		assert.Equal(t, "pki_root", tr.Get("tls.ca.provider").String(), tr.Raw)
+	})
+	t.Run("the transport block wins", func(t *testing.T) {
+		tr := transport(t, "devicebridge https://graph.microsoft.com/v1.0 {\n transport http {\n  dial_timeout 2s\n  response_header_timeout 90s\n  tls_timeout 3s\n }\n}")
+		assert.Equal(t, 2.0, seconds(tr.Get("dial_timeout")), tr.Raw)
+		assert.Equal(t, 90.0, seconds(tr.Get("response_header_timeout")), tr.Raw)
+		assert.Equal(t, 3.0, seconds(tr.Get("tls.handshake_timeout")), tr.Raw)
+	})
+	t.Run("plain http upstream", func(t *testing.T) {
+		tr := transport(t, "devicebridge http://127.0.0.1:9080/v1.0 {\n insecure_upstream\n}")
+		assert.Equal(t, 40.0, seconds(tr.Get("response_header_timeout")), tr.Raw)
+		assert.False(t, tr.Get("tls").Exists(), tr.Raw)
+	})
+}

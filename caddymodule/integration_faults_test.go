@@ -3,6 +3,7 @@ package caddymodule_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"runtime"
 	"strings"
@@ -212,6 +213,33 @@ func TestIntegrationFaultUpstreamTimeout(t *testing.T) {
 	// The bridge gave up on each upstream call: Graph saw them cancelled.
 	e.waitCancelled(repeats)
 	e.assertNoGoroutineLeak(baseline)
+}
+
+// The running server carries the directive's upstream timeouts: a stall
+// longer than response_header_timeout (40 s by default; 1 s above) ends in
+// 504 upstream_timeout.
+func TestIntegrationUpstreamTimeoutsByDefault(t *testing.T) {
+	startBridge(t)
+	resp, err := http.Get(adminURL + "/config/apps/http/servers")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	var transports []gjson.Result
+	gjson.ParseBytes(body).ForEach(func(_, server gjson.Result) bool {
+		for _, proxy := range server.Get("routes.#.handle.0.routes.0.handle.1").Array() {
+			if proxy.Get("handler").String() == "reverse_proxy" {
+				transports = append(transports, proxy.Get("transport"))
+			}
+		}
+		return true
+	})
+	require.NotEmpty(t, transports, "%s", body)
+	for _, tr := range transports {
+		assert.Equal(t, int64(40*time.Second), tr.Get("response_header_timeout").Int(), tr.Raw)
+		assert.Equal(t, int64(5*time.Second), tr.Get("dial_timeout").Int(), tr.Raw)
+		assert.Equal(t, int64(10*time.Second), tr.Get("tls.handshake_timeout").Int(), tr.Raw)
+	}
 }
 
 // waitCancelled waits until the emulator's fault rules report n delayed
