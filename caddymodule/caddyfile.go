@@ -31,7 +31,8 @@ func init() {
 //	    max_response_body <size>                     # default 32MiB
 //	    max_mime_body     <size>                     # default 4MiB (mime/send)
 //	    max_commands      <1-20>                     # default 20 (Graph's $batch limit)
-//	    insecure_upstream                            # allow an http:// upstream (testing only)
+//	    insecure_upstream                            # allow an http:// upstream, or a transport
+//	                                                 # without verified TLS (testing only)
 //	    max_inflight_per_mailbox <n>                 # default 4
 //	    queue_timeout     <duration>                 # default 10s
 //	    max_tracked_mailboxes <n>                    # default 100000
@@ -53,7 +54,10 @@ func init() {
 // header_up and the rest; a subdirective neither knows gets
 // reverse_proxy's error. The transport must be http; the directive gives
 // it the timeouts above unless the block sets its own, so a stalled
-// upstream ends in 504 upstream_timeout.
+// upstream ends in 504 upstream_timeout. A transport setting that takes
+// TLS or its verification off the upstream leg (tls_except_ports naming
+// the upstream's port, tls_insecure_skip_verify) is refused unless
+// insecure_upstream is set.
 //
 // Standing alone (without the directive's reverse_proxy) the handler
 // takes only the subdirectives listed above.
@@ -253,6 +257,9 @@ func parseDirective(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error)
 	restrictRetriesToGET(proxy) // never resend a send, reply, forward or move
 	transport, err := upstreamTransport(proxy)
 	if err != nil {
+		return nil, h.Errf("devicebridge: %v", err)
+	}
+	if err := tlspolicy.CheckTransport(upstream, transport, translator.InsecureUpstream); err != nil {
 		return nil, h.Errf("devicebridge: %v", err)
 	}
 	setTransportDefaults(transport)

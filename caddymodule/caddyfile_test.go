@@ -240,3 +240,36 @@ func TestDirectiveSetsUpstreamTimeouts(t *testing.T) {
 		assert.False(t, tr.Get("tls").Exists(), tr.Raw)
 	})
 }
+
+// A transport setting that takes TLS, or its verification, off the
+// upstream leg is refused unless insecure_upstream says so.
+func TestDirectiveRefusesTLSDowngrade(t *testing.T) {
+	site := func(upstream, options string) string {
+		return "https://bridge.example {\n\tdevicebridge " + upstream + " {\n\t\t" + options + "\n\t}\n}"
+	}
+	refused := []struct{ name, upstream, transport string }{
+		{"tls_except_ports on the default port", "https://graph.microsoft.com/v1.0", "tls_except_ports 443"},
+		{"tls_except_ports among others", "https://graph.example:8443/v1.0", "tls_except_ports 80 8443"},
+		{"tls_insecure_skip_verify", "https://graph.microsoft.com/v1.0", "tls_insecure_skip_verify"},
+	}
+	for _, tt := range refused {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := adapt(t, site(tt.upstream, "transport http {\n\t\t\t"+tt.transport+"\n\t\t}"))
+			require.Error(t, err, "a transport without TLS toward the upstream must be refused")
+			assert.Contains(t, err.Error(), "insecure_upstream")
+
+			cfg, err := adapt(t, site(tt.upstream, "insecure_upstream\n\t\ttransport http {\n\t\t\t"+tt.transport+"\n\t\t}"))
+			require.NoError(t, err, "insecure_upstream allows it")
+			assert.True(t, cfg.Get("apps.http.servers.srv0.routes.0.handle.0.routes.0.handle.0.insecure_upstream").Bool())
+		})
+	}
+
+	// Settings that keep TLS verified toward the upstream are fine.
+	for _, transport := range []string{"tls_except_ports 80", "tls_server_name graph.microsoft.com", "tls_trust_pool pki_root local", "versions 1.1"} {
+		_, err := adapt(t, site("https://graph.microsoft.com/v1.0", "transport http {\n\t\t\t"+transport+"\n\t\t}"))
+		assert.NoError(t, err, transport)
+	}
+	_, err := adapt(t, site("http://127.0.0.1:9000/v1.0", "insecure_upstream\n\t\ttransport fastcgi"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "transport must be http")
+}

@@ -2,8 +2,12 @@ package tlspolicy
 
 import (
 	"fmt"
+	"net"
 	"net/url"
+	"slices"
 	"strings"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 
 	"github.com/devicebridge/caddy-devicebridge/translate"
 )
@@ -34,6 +38,34 @@ func ParseUpstream(raw string, allowInsecure bool) (*url.URL, error) {
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	u.RawPath = ""
 	return u, nil
+}
+
+// CheckTransport refuses a reverse_proxy transport that would take TLS, or
+// the verification of the upstream's certificate, off the upstream leg of
+// an https upstream: no TLS at all, tls_except_ports naming the upstream's
+// port (plaintext to that port) or tls_insecure_skip_verify (any
+// certificate accepted, so anyone on the path reads the device's token).
+// allowInsecure (the insecure_upstream option) permits them for testing.
+// Settings that keep TLS verified, such as a trust pool or a server name,
+// are the operator's to choose.
+func CheckTransport(upstream *url.URL, transport *reverseproxy.HTTPTransport, allowInsecure bool) error {
+	if allowInsecure || upstream.Scheme != "https" {
+		return nil
+	}
+	if transport.TLS == nil {
+		return fmt.Errorf("the upstream transport has no TLS toward %s (set insecure_upstream to allow it for testing)", upstream.Host)
+	}
+	_, port, err := net.SplitHostPort(HostPort(upstream))
+	if err != nil {
+		return fmt.Errorf("upstream %q: %v", upstream, err)
+	}
+	if slices.Contains(transport.TLS.ExceptPorts, port) {
+		return fmt.Errorf("tls_except_ports %s would send upstream requests, and the device's token, in plaintext (set insecure_upstream to allow it for testing)", port)
+	}
+	if transport.TLS.InsecureSkipVerify {
+		return fmt.Errorf("tls_insecure_skip_verify would accept any certificate for the upstream and hand the device's token to whoever presents one (set insecure_upstream to allow it for testing)")
+	}
+	return nil
 }
 
 // syntaxCheckKey is the state key of the throw-away translator that
