@@ -27,7 +27,7 @@ func init() {
 //	    state_key         <base64-32-bytes> [<more>] # repeatable; first seals, all open
 //	    state_ttl         <duration>                 # default 30d
 //	    immutable_ids     on|off                     # default on
-//	    max_request_body  <size>                     # default 1MiB
+//	    max_request_body  <size>                     # default 5MiB (a 3 MiB attachment send)
 //	    max_response_body <size>                     # default 32MiB
 //	    max_mime_body     <size>                     # default 4MiB (mime/send)
 //	    max_commands      <1-20>                     # default 20 (Graph's $batch limit)

@@ -18,6 +18,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/tidwall/gjson"
+
+	"github.com/devicebridge/caddy-devicebridge/caddymodule"
 )
 
 // Hostile input from devices and from the upstream: every case is refused
@@ -302,7 +304,7 @@ func TestIntegrationHostileEnvelopes(t *testing.T) {
 		{"too many commands", `{"commands":[` + strings.Join(many, ",") + `]}`, 400, "invalid_request"},
 		{"deeply nested args", `{"commands":[{"id":"a","op":"folders.sync","args":` + deep + `}]}`, 400, "invalid_request"},
 		{"deeply nested arrays", strings.Repeat("[", 100000), 400, "invalid_request"},
-		{"oversized envelope", `{"commands":[{"id":"a","op":"folders.sync","args":{"pad":"` + strings.Repeat("x", 2<<20) + `"}}]}`, 413, "request_too_large"},
+		{"oversized envelope", `{"commands":[{"id":"a","op":"folders.sync","args":{"pad":"` + strings.Repeat("x", caddymodule.DefaultMaxRequestBody) + `"}}]}`, 413, "request_too_large"},
 		{"command not an object", `{"commands":["folders.sync"]}`, 400, "invalid_request"},
 		{"commands duplicated", `{"commands":[{"id":"a","op":"folders.sync"}],"commands":[]}`, 400, "invalid_request"},
 		{"id too long", `{"commands":[{"id":"` + strings.Repeat("a", 65) + `","op":"folders.sync"}]}`, 400, "invalid_request"},

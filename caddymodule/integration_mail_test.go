@@ -2,6 +2,7 @@ package caddymodule_test
 
 import (
 	"bytes"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -23,6 +24,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/devicebridge/caddy-devicebridge/emulator"
+	"github.com/devicebridge/caddy-devicebridge/translate"
 )
 
 // The mail action tests add a fourth site to the integration config: a
@@ -580,4 +582,40 @@ func TestIntegrationNoDuplicateSend(t *testing.T) {
 	assert.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
 	assert.Equal(t, int64(200), gjson.GetBytes(body, "results.0.status").Int(), "%s", body)
 	assert.Len(t, e.upstreamRequests().Array(), 2, "the GET was retried once")
+}
+
+// The device API allows 3 MiB of attachments on one mail.send; in base64
+// that is 4 MiB of envelope, which the default max_request_body must take
+// along with the rest of the envelope.
+func TestIntegrationMailSendLargestAttachmentsByDefault(t *testing.T) {
+	e := startBridge(t) // the default limits
+	alice, bob := e.newMailbox("empty"), e.newMailbox("empty")
+	_, bobInbox := e.syncAll(bob, "mail.sync", map[string]any{"folder": "inbox"})
+	big := make([]byte, translate.MaxSendAttachmentBytes-(1<<20))
+	small := make([]byte, 1<<20)
+	_, _ = rand.Read(big)
+	_, _ = rand.Read(small)
+	subject := "largest send " + randomHex(4)
+
+	data := ok(t, e.command(alice, "mail.send", map[string]any{
+		"to":      []any{map[string]any{"name": "Bob", "addr": mailboxUPN(bob)}},
+		"subject": subject,
+		"body":    map[string]any{"type": "text", "content": strings.Repeat("Two attachments, 3 MiB in all. ", 1000)},
+		"attachments": []any{
+			map[string]any{"name": "big.bin", "data": base64.StdEncoding.EncodeToString(big)},
+			map[string]any{"name": "small.bin", "data": base64.StdEncoding.EncodeToString(small)},
+		},
+	}))
+	assert.Equal(t, "{}", data.Raw)
+
+	changes, _ := e.syncAll(bob, "mail.sync", map[string]any{"folder": "inbox", "state": bobInbox})
+	upserts, _ := syncChanges(t, changes)
+	received, found := bySubject(upserts, subject)
+	require.True(t, found, "the message reaches the recipient")
+	list := ok(t, e.command(bob, "attachments.list", map[string]any{"id": received.Get("id").String()}))
+	sizes := map[string]int64{}
+	for _, att := range list.Get("attachments").Array() {
+		sizes[att.Get("name").String()] = att.Get("size").Int()
+	}
+	assert.Equal(t, map[string]int64{"big.bin": int64(len(big)), "small.bin": int64(len(small))}, sizes)
 }

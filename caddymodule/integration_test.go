@@ -22,7 +22,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
-	_ "github.com/devicebridge/caddy-devicebridge/caddymodule"
+	"github.com/devicebridge/caddy-devicebridge/caddymodule"
 	_ "github.com/devicebridge/caddy-devicebridge/emulator"
 )
 
@@ -517,7 +517,7 @@ func TestIntegrationEnvelopeErrors(t *testing.T) {
 		{"no commands", `{"commands":[]}`, "application/json", 400, "invalid_request"},
 		{"duplicate ids", `{"commands":[{"id":"a","op":"folders.sync"},{"id":"a","op":"folders.sync"}]}`, "application/json", 400, "invalid_request"},
 		{"wrong media type", `{"commands":[{"id":"a","op":"folders.sync"}]}`, "text/plain", 415, "unsupported_media_type"},
-		{"too large", `{"commands":[{"id":"a","op":"folders.sync","args":{"pad":"` + strings.Repeat("x", 2<<20) + `"}}]}`, "application/json", 413, "request_too_large"},
+		{"too large", `{"commands":[{"id":"a","op":"folders.sync","args":{"pad":"` + strings.Repeat("x", caddymodule.DefaultMaxRequestBody) + `"}}]}`, "application/json", 413, "request_too_large"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -29,8 +29,12 @@ func init() {
 // translate's: translate.DefaultStateTTL, translate.DefaultMaxCommands,
 // translate.MaxBatchCommands, translate.StateKeySize.
 const (
-	DefaultPrefix          = "/device/v1"
-	DefaultMaxRequestBody  = 1 << 20
+	DefaultPrefix = "/device/v1"
+	// DefaultMaxRequestBody takes one mail.send with the 3 MiB of
+	// attachments the device API allows (translate.MaxSendAttachmentBytes,
+	// 4 MiB in base64) plus 1 MiB for its body, recipients and the rest
+	// of the envelope.
+	DefaultMaxRequestBody  = 5 << 20
 	DefaultMaxResponseBody = 32 << 20
 )
 
@@ -78,9 +82,11 @@ type Handler struct {
 	// when it moves between folders. Default: true.
 	ImmutableIDs *bool `json:"immutable_ids,omitempty"`
 
-	// MaxRequestBody is the largest device request body accepted, in
-	// bytes; larger ones are refused with 413 `request_too_large`.
-	// Default: 1 MiB.
+	// MaxRequestBody is the largest device request body (a batch
+	// envelope) accepted, in bytes; larger ones are refused with 413
+	// `request_too_large`. The body is buffered whole. Default: 5 MiB,
+	// enough for a mail.send with 3 MiB of attachments (4 MiB in base64)
+	// and its envelope.
 	MaxRequestBody int64 `json:"max_request_body,omitempty"`
 
 	// MaxResponseBody is the largest upstream JSON answer buffered for
