@@ -26,12 +26,6 @@ import (
 // with a device-API error, and nothing hostile reaches an upstream path or
 // another host.
 
-// assertNoUpstream checks that Graph received nothing since the last clear.
-func (e *env) assertNoUpstream(msgAndArgs ...any) {
-	e.t.Helper()
-	assert.Empty(e.t, e.upstreamRequests().Array(), msgAndArgs...)
-}
-
 func TestIntegrationHostileState(t *testing.T) {
 	e := startBridge(t)
 	first := e.command("demo", "mail.sync", map[string]any{"folder": "inbox", "window": 10})
@@ -92,13 +86,11 @@ func TestIntegrationHostileState(t *testing.T) {
 
 // keyedConfig is the default test server with other state options.
 func keyedConfig(keys, ttl string) string {
-	opts := "state_key " + keys
+	o := testServer{stateKeys: keys}
 	if ttl != "" {
-		opts += "\n\t\tstate_ttl " + ttl
+		o.bridge = "state_ttl " + ttl
 	}
-	// state_key of customConfig is the first key line; a second state_key
-	// line adds keys, so replace the default instead.
-	return strings.Replace(customConfig(siteOptions{}), "state_key AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\n\t\t\n", opts+"\n", 1)
+	return o.caddyfile()
 }
 
 func TestIntegrationHostileStateRekeyedAndExpired(t *testing.T) {

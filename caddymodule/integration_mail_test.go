@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2/caddytest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/tidwall/gjson"
@@ -26,102 +25,6 @@ import (
 	"github.com/devicebridge/caddy-devicebridge/emulator"
 	"github.com/devicebridge/caddy-devicebridge/translate"
 )
-
-// The mail action tests add a fourth site to the integration config: a
-// bridge whose reverse_proxy is configured to retry (lb_retries, and a
-// retry match that names POST), to prove the devicebridge directive still
-// never resends a non-idempotent request.
-var (
-	retryPort      = 7445 + portOffset()
-	retryDeviceURL = fmt.Sprintf("https://localhost:%d/device/v1/batch", retryPort)
-	deviceBase     = fmt.Sprintf("https://localhost:%d/device/v1", devicePort)
-	retryBase      = fmt.Sprintf("https://localhost:%d/device/v1", retryPort)
-)
-
-func mailIntegrationConfig() string {
-	return integrationConfig() + fmt.Sprintf(`
-https://localhost:%[1]d {
-	devicebridge https://localhost:%[2]d/v1.0 {
-		state_key AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8
-		lb_retries 3
-		lb_retry_match {
-			method GET POST
-		}
-		transport http {
-			tls_trust_pool pki_root local
-		}
-	}
-}
-`, retryPort, emulatorPort)
-}
-
-// startMailBridge starts the integration config plus the retrying bridge.
-func startMailBridge(t *testing.T) *env {
-	t.Helper()
-	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort})
-	tester.InitServer(mailIntegrationConfig(), "caddyfile")
-	if t.Failed() {
-		t.FailNow()
-	}
-	return &env{t: t, client: trustingClient(t)}
-}
-
-// mailboxUPN is the UPN newMailbox gives a token.
-func mailboxUPN(token string) string { return token + "@contoso.example" }
-
-// ok asserts a command result succeeded and returns its data.
-func ok(t *testing.T, result gjson.Result) gjson.Result {
-	t.Helper()
-	require.Equal(t, int64(200), result.Get("status").Int(), "%s", result.Raw)
-	return result.Get("data")
-}
-
-// syncChanges splits sync changes into upserted messages by id and deleted ids.
-func syncChanges(t *testing.T, changes []gjson.Result) (map[string]gjson.Result, map[string]bool) {
-	t.Helper()
-	upserts, deletes := map[string]gjson.Result{}, map[string]bool{}
-	for _, c := range changes {
-		switch c.Get("op").String() {
-		case "upsert":
-			upserts[c.Get("message.id").String()] = c.Get("message")
-		case "delete":
-			deletes[c.Get("id").String()] = true
-		default:
-			t.Fatalf("unexpected change %s", c.Raw)
-		}
-	}
-	return upserts, deletes
-}
-
-func bySubject(upserts map[string]gjson.Result, subject string) (gjson.Result, bool) {
-	for _, m := range upserts {
-		if m.Get("subject").String() == subject {
-			return m, true
-		}
-	}
-	return gjson.Result{}, false
-}
-
-// get sends a GET to the device API with a bearer token.
-func (e *env) get(u, token string) *http.Response {
-	e.t.Helper()
-	req, err := http.NewRequest("GET", u, nil)
-	require.NoError(e.t, err)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := e.client.Do(req)
-	require.NoError(e.t, err)
-	return resp
-}
-
-func readAll(t *testing.T, resp *http.Response) []byte {
-	t.Helper()
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return b
-}
 
 func TestIntegrationMailUpdateMoveDelete(t *testing.T) {
 	e := startMailBridge(t)
