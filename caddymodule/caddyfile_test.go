@@ -1,28 +1,13 @@
 package caddymodule
 
 import (
-	"encoding/json"
 	"testing"
 
-	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	_ "github.com/caddyserver/caddy/v2/modules/standard"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/tidwall/gjson"
 )
-
-func adapt(t *testing.T, input string) (gjson.Result, error) {
-	t.Helper()
-	adapter := caddyconfig.GetAdapter("caddyfile")
-	require.NotNil(t, adapter)
-	out, _, err := adapter.Adapt([]byte(input), nil)
-	if err != nil {
-		return gjson.Result{}, err
-	}
-	return gjson.ParseBytes(out), nil
-}
 
 func TestDirectiveExpandsIntoTranslatorAndProxy(t *testing.T) {
 	cfg, err := adapt(t, `
@@ -111,20 +96,6 @@ func TestDirectiveErrors(t *testing.T) {
 			assert.Contains(t, err.Error(), tt.wantErr)
 		})
 	}
-}
-
-// validateCaddyfile adapts a Caddyfile and provisions the result without
-// starting it, as `caddy validate` does.
-func validateCaddyfile(t *testing.T, input string) error {
-	t.Helper()
-	adapter := caddyconfig.GetAdapter("caddyfile")
-	out, _, err := adapter.Adapt([]byte(input), nil)
-	if err != nil {
-		return err
-	}
-	var cfg caddy.Config
-	require.NoError(t, json.Unmarshal(out, &cfg))
-	return caddy.Validate(&cfg)
 }
 
 // The translator's limits are checked in one place, translate.New, when
