@@ -3,7 +3,6 @@ package caddymodule
 import (
 	"encoding/json"
 	"strconv"
-	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
@@ -21,16 +20,6 @@ func init() {
 	httpcaddyfile.RegisterDirectiveOrder("devicebridge", httpcaddyfile.Before, "reverse_proxy")
 }
 
-// translatorSubdirectives are the subdirectives the translator handler
-// owns; every other subdirective of the devicebridge directive belongs to
-// the reverse_proxy it expands into.
-var translatorSubdirectives = map[string]bool{
-	"prefix": true, "state_key": true, "state_ttl": true, "immutable_ids": true,
-	"max_request_body": true, "max_response_body": true, "max_commands": true, "max_mime_body": true,
-	"insecure_upstream": true, "max_inflight_per_mailbox": true, "queue_timeout": true,
-	"max_tracked_mailboxes": true,
-}
-
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
 //
 //	devicebridge [<matcher>] <upstream-base-url> {
@@ -38,11 +27,12 @@ var translatorSubdirectives = map[string]bool{
 //	    state_key         <base64-32-bytes> [<more>] # repeatable; first seals, all open
 //	    state_ttl         <duration>                 # default 30d
 //	    immutable_ids     on|off                     # default on
-//	    max_request_body  <size>                     # default 1MiB
+//	    max_request_body  <size>                     # default 5MiB (a 3 MiB attachment send)
 //	    max_response_body <size>                     # default 32MiB
 //	    max_mime_body     <size>                     # default 4MiB (mime/send)
-//	    max_commands      <1-20>                     # default 20
-//	    insecure_upstream                            # allow an http:// upstream (testing only)
+//	    max_commands      <1-20>                     # default 20 (Graph's $batch limit)
+//	    insecure_upstream                            # allow an http:// upstream, or a transport
+//	                                                 # without verified TLS (testing only)
 //	    max_inflight_per_mailbox <n>                 # default 4
 //	    queue_timeout     <duration>                 # default 10s
 //	    max_tracked_mailboxes <n>                    # default 100000
@@ -50,127 +40,184 @@ var translatorSubdirectives = map[string]bool{
 //	    # any reverse_proxy subdirective, passed to the proxy, e.g.
 //	    transport http {
 //	        tls_trust_pool pki_root local
+//	        dial_timeout            <duration>     # default 5s
+//	        tls_timeout             <duration>     # default 10s
+//	        response_header_timeout <duration>     # default 40s (push needs >= 35s)
 //	    }
 //	}
 //
 // The directive expands into one route matching the prefix that holds the
 // translator followed by a reverse_proxy to the upstream's host over TLS,
-// the way php_fastcgi and forward_auth expand. Options not listed above
-// are reverse_proxy's: transport and its TLS trust, timeouts, health
-// checks, load balancing, header_up and the rest.
+// the way php_fastcgi and forward_auth expand. Subdirectives not listed
+// above are reverse_proxy's and are handed to its own Caddyfile parser:
+// transport and its TLS trust, timeouts, health checks, load balancing,
+// header_up and the rest; a subdirective neither knows gets
+// reverse_proxy's error. The transport must be http; the directive gives
+// it the timeouts above unless the block sets its own, so a stalled
+// upstream ends in 504 upstream_timeout. A transport setting that takes
+// TLS or its verification off the upstream leg (tls_except_ports naming
+// the upstream's port, tls_insecure_skip_verify) is refused unless
+// insecure_upstream is set.
+//
+// Standing alone (without the directive's reverse_proxy) the handler
+// takes only the subdirectives listed above.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next() // consume directive name
-	if d.NextArg() {
-		h.Upstream = d.Val()
+	d.Next() // the directive name
+	proxyTokens, err := h.unmarshalBridgeTokens(d)
+	if err != nil {
+		return err
 	}
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	for d.NextBlock(0) {
-		switch d.Val() {
-		case "prefix":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			h.Prefix = d.Val()
-		case "state_key":
-			keys := d.RemainingArgs()
-			if len(keys) == 0 {
-				return d.ArgErr()
-			}
-			h.StateKeys = append(h.StateKeys, keys...)
-		case "state_ttl":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			ttl, err := caddy.ParseDuration(d.Val())
-			if err != nil {
-				return d.Errf("parsing state_ttl: %v", err)
-			}
-			h.StateTTL = caddy.Duration(ttl)
-		case "immutable_ids":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			var on bool
-			switch d.Val() {
-			case "on", "true":
-				on = true
-			case "off", "false":
-				on = false
-			default:
-				return d.Errf("immutable_ids takes on or off, got %q", d.Val())
-			}
-			h.ImmutableIDs = &on
-		case "max_request_body", "max_response_body", "max_mime_body":
-			name := d.Val()
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			size, err := humanize.ParseBytes(d.Val())
-			if err != nil || size == 0 || size > 1<<40 {
-				return d.Errf("parsing %s: %q is not a size", name, d.Val())
-			}
-			switch name {
-			case "max_request_body":
-				h.MaxRequestBody = int64(size)
-			case "max_response_body":
-				h.MaxResponseBody = int64(size)
-			default:
-				h.MaxMIMEBody = int64(size)
-			}
-		case "max_commands":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			n, err := strconv.Atoi(d.Val())
-			if err != nil || n < 1 || n > 20 {
-				return d.Errf("max_commands must be a number from 1 to 20, got %q", d.Val())
-			}
-			h.MaxCommands = n
-		case "insecure_upstream":
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			h.InsecureUpstream = true
-		case "max_inflight_per_mailbox", "max_tracked_mailboxes":
-			name := d.Val()
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			n, err := strconv.Atoi(d.Val())
-			if err != nil || n < 1 {
-				return d.Errf("%s must be a positive number, got %q", name, d.Val())
-			}
-			if name == "max_inflight_per_mailbox" {
-				h.MaxInflightPerMailbox = n
-			} else {
-				h.MaxTrackedMailboxes = n
-			}
-		case "queue_timeout":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			timeout, err := caddy.ParseDuration(d.Val())
-			if err != nil || timeout <= 0 {
-				return d.Errf("queue_timeout must be a positive duration, got %q", d.Val())
-			}
-			h.QueueTimeout = caddy.Duration(timeout)
-		default:
-			return d.Errf("unrecognized devicebridge subdirective %s", d.Val())
-		}
-		if d.NextArg() {
-			return d.ArgErr()
-		}
+	rest := caddyfile.NewDispenser(proxyTokens)
+	rest.Next() // the directive name
+	rest.RemainingArgs()
+	if rest.NextBlock(0) {
+		return rest.Errf("unrecognized devicebridge subdirective %s", rest.Val())
 	}
 	return nil
 }
 
+// unmarshalBridgeTokens reads the directive at d's cursor (its upstream
+// argument and the bridge's own subdirectives) into h, and returns the
+// tokens that are left for reverse_proxy's parser: the directive name, the
+// upstream and every other subdirective with its block. As in
+// php_fastcgi, the bridge's subdirectives are deleted from the token
+// stream as they are read, so nothing has to list them a second time.
+func (h *Handler) unmarshalBridgeTokens(d *caddyfile.Dispenser) ([]caddyfile.Token, error) {
+	tokens := d.NextSegment() // a copy: deleting from it leaves the caller's tokens alone
+	d = caddyfile.NewDispenser(tokens)
+	d.Next() // the directive name
+	if d.NextArg() {
+		h.Upstream = d.Val()
+	}
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		name := d.Val()
+		args := d.RemainingArgs()
+		ours, err := h.unmarshalSubdirective(d, name, args)
+		if err != nil {
+			return nil, err
+		}
+		if !ours {
+			// reverse_proxy's: step over its block, if any.
+			for nesting := d.Nesting(); d.NextBlock(nesting); {
+			}
+			continue
+		}
+		if d.NextBlock(d.Nesting()) {
+			return nil, d.Errf("%s takes no block", name)
+		}
+		tokens = d.DeleteN(len(args) + 1)
+	}
+	return tokens, nil
+}
+
+// unmarshalSubdirective sets the option of one of the bridge's own
+// subdirectives from its arguments, and reports whether name is one of
+// them. Values are only parsed here; their limits are checked where the
+// options are used (Validate, translate.New).
+func (h *Handler) unmarshalSubdirective(d *caddyfile.Dispenser, name string, args []string) (bool, error) {
+	// one returns the subdirective's single argument.
+	one := func() (string, error) {
+		if len(args) != 1 {
+			return "", d.ArgErr()
+		}
+		return args[0], nil
+	}
+	var err error
+	switch name {
+	case "prefix":
+		h.Prefix, err = one()
+	case "state_key":
+		if len(args) == 0 {
+			return true, d.ArgErr()
+		}
+		h.StateKeys = append(h.StateKeys, args...)
+	case "state_ttl":
+		h.StateTTL, err = parseDuration(d, name, args)
+	case "queue_timeout":
+		h.QueueTimeout, err = parseDuration(d, name, args)
+	case "immutable_ids":
+		var value string
+		if value, err = one(); err != nil {
+			break
+		}
+		var on bool
+		switch value {
+		case "on", "true":
+			on = true
+		case "off", "false":
+			on = false
+		default:
+			return true, d.Errf("immutable_ids takes on or off, got %q", value)
+		}
+		h.ImmutableIDs = &on
+	case "max_request_body":
+		h.MaxRequestBody, err = parseSize(d, name, args)
+	case "max_response_body":
+		h.MaxResponseBody, err = parseSize(d, name, args)
+	case "max_mime_body":
+		h.MaxMIMEBody, err = parseSize(d, name, args)
+	case "max_commands":
+		h.MaxCommands, err = parseCount(d, name, args)
+	case "max_inflight_per_mailbox":
+		h.MaxInflightPerMailbox, err = parseCount(d, name, args)
+	case "max_tracked_mailboxes":
+		h.MaxTrackedMailboxes, err = parseCount(d, name, args)
+	case "insecure_upstream":
+		if len(args) != 0 {
+			return true, d.ArgErr()
+		}
+		h.InsecureUpstream = true
+	default:
+		return false, nil
+	}
+	return true, err
+}
+
+// parseCount parses a count. In the Caddyfile a count is a positive
+// number: 0 would silently mean the default.
+func parseCount(d *caddyfile.Dispenser, name string, args []string) (int, error) {
+	if len(args) != 1 {
+		return 0, d.ArgErr()
+	}
+	n, err := strconv.Atoi(args[0])
+	if err != nil || n < 1 {
+		return 0, d.Errf("%s must be a positive number, got %q", name, args[0])
+	}
+	return n, nil
+}
+
+// parseDuration parses a positive duration (Caddy's syntax, e.g. 30d, 1500ms).
+func parseDuration(d *caddyfile.Dispenser, name string, args []string) (caddy.Duration, error) {
+	if len(args) != 1 {
+		return 0, d.ArgErr()
+	}
+	duration, err := caddy.ParseDuration(args[0])
+	if err != nil || duration <= 0 {
+		return 0, d.Errf("%s must be a positive duration, got %q", name, args[0])
+	}
+	return caddy.Duration(duration), nil
+}
+
+// parseSize parses a positive size in bytes (e.g. 512KiB, 4MiB).
+func parseSize(d *caddyfile.Dispenser, name string, args []string) (int64, error) {
+	if len(args) != 1 {
+		return 0, d.ArgErr()
+	}
+	size, err := humanize.ParseBytes(args[0])
+	if err != nil || size == 0 || size > 1<<40 {
+		return 0, d.Errf("parsing %s: %q is not a size", name, args[0])
+	}
+	return int64(size), nil
+}
+
 // parseDirective expands the devicebridge directive into a route: the
 // translator, then a reverse_proxy to the upstream base URL's host. The
-// translator's own subdirectives are taken out of the token stream; all
-// others go to reverse_proxy's own parser, so every reverse_proxy option
-// keeps working. The route matches only the device API's prefix, so the
+// translator's own subdirectives are taken out of the token stream; the
+// rest goes to reverse_proxy's own parser, so every reverse_proxy option
+// keeps working and an unknown subdirective gets reverse_proxy's error. The route matches only the device API's prefix, so the
 // rest of the site is untouched.
 func parseDirective(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error) {
 	if !h.Next() {
@@ -181,16 +228,10 @@ func parseDirective(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error)
 		return nil, err
 	}
 
-	// Split the tokens: translator subdirectives on one side, the rest
-	// (directive name, upstream, proxy subdirectives) on the other.
-	var all []caddyfile.Token
-	for h.Next() {
-		all = append(all, h.Token())
-	}
-	translatorTokens, proxyTokens := splitTokens(all)
-
+	h.Next() // back to the directive name (ExtractMatcherSet rewinds)
 	translator := new(Handler)
-	if err := translator.UnmarshalCaddyfile(caddyfile.NewDispenser(translatorTokens)); err != nil {
+	proxyTokens, err := translator.unmarshalBridgeTokens(h.Dispenser)
+	if err != nil {
 		return nil, err
 	}
 	if translator.Upstream == "" {
@@ -214,12 +255,17 @@ func parseDirective(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error)
 		return nil, err
 	}
 	restrictRetriesToGET(proxy) // never resend a send, reply, forward or move
-
-	prefix := translator.Prefix
-	if prefix == "" {
-		prefix = DefaultPrefix
+	transport, err := upstreamTransport(proxy)
+	if err != nil {
+		return nil, h.Errf("devicebridge: %v", err)
 	}
-	prefix = "/" + strings.Trim(prefix, "/")
+	if err := tlspolicy.CheckTransport(upstream, transport, translator.InsecureUpstream); err != nil {
+		return nil, h.Errf("devicebridge: %v", err)
+	}
+	setTransportDefaults(transport)
+	encodeTransport(proxy, transport)
+
+	prefix := normalizePrefix(translator.Prefix)
 	route := caddyhttp.Route{
 		MatcherSetsRaw: []caddy.ModuleMap{{
 			"path": h.JSON(caddyhttp.MatchPath{prefix, prefix + "/*"}),
@@ -237,75 +283,4 @@ func parseDirective(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error)
 		}
 	}
 	return []httpcaddyfile.ConfigValue{{Class: "route", Value: route}}, nil
-}
-
-// splitTokens separates the translator's subdirectives (with their
-// arguments) from the tokens meant for reverse_proxy. Both results start
-// with the directive name and its arguments and keep the original braces,
-// so line numbers in error messages stay right.
-func splitTokens(all []caddyfile.Token) (translator, proxy []caddyfile.Token) {
-	if len(all) == 0 {
-		return nil, nil
-	}
-	// Header: the directive name and the arguments on its line.
-	end := 1
-	for end < len(all) && all[end].Text != "{" && all[end].Line == all[0].Line {
-		end++
-	}
-	translator = append(translator, all[:end]...)
-	proxy = append(proxy, all[:end]...)
-	if len(proxy) == 1 {
-		// No upstream argument: keep an empty one in its place so that the
-		// caller reports the missing upstream, not reverse_proxy.
-		placeholder := all[0]
-		placeholder.Text = ""
-		proxy = append(proxy, placeholder)
-	}
-	if end == len(all) || all[end].Text != "{" {
-		return translator, proxy
-	}
-	open, close := all[end], all[len(all)-1]
-	var translatorBlock, proxyBlock []caddyfile.Token
-	for i := end + 1; i < len(all)-1; {
-		j := subdirectiveEnd(all, i)
-		if translatorSubdirectives[all[i].Text] {
-			translatorBlock = append(translatorBlock, all[i:j]...)
-		} else {
-			proxyBlock = append(proxyBlock, all[i:j]...)
-		}
-		i = j
-	}
-	if len(translatorBlock) > 0 {
-		translator = append(append(append(translator, open), translatorBlock...), close)
-	}
-	if len(proxyBlock) > 0 {
-		proxy = append(append(append(proxy, open), proxyBlock...), close)
-	}
-	return translator, proxy
-}
-
-// subdirectiveEnd returns the index just past the subdirective starting at
-// tokens[start]: its arguments on the same line and, when that line ends
-// with an opening brace, its whole block.
-func subdirectiveEnd(tokens []caddyfile.Token, start int) int {
-	i := start + 1
-	for i < len(tokens) && tokens[i].Line == tokens[start].Line && tokens[i].Text != "{" && tokens[i].Text != "}" {
-		i++
-	}
-	if i >= len(tokens) || tokens[i].Text != "{" {
-		return i
-	}
-	depth := 0
-	for ; i < len(tokens); i++ {
-		switch tokens[i].Text {
-		case "{":
-			depth++
-		case "}":
-			depth--
-			if depth == 0 {
-				return i + 1
-			}
-		}
-	}
-	return i
 }

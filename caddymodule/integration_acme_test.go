@@ -19,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2/caddytest"
 	"github.com/letsencrypt/pebble/v2/ca"
 	"github.com/letsencrypt/pebble/v2/db"
 	"github.com/letsencrypt/pebble/v2/va"
@@ -109,37 +108,17 @@ func (p *pebbleCA) issuingRoots() *x509.CertPool {
 // comes from Pebble over ACME; the emulator keeps Caddy's internal CA,
 // which the bridge's upstream leg trusts.
 func acmeConfig(host string, pebble *pebbleCA) string {
-	return fmt.Sprintf(`
-{
-	admin localhost:%[1]d
-	http_port %[2]d
-	https_port %[3]d
-	skip_install_trust
-	grace_period 1ns
-}
-
-https://%[5]s:%[3]d {
-	tls {
-		issuer acme {
-			dir %[6]s
-			trusted_roots %[7]s
-		}
-	}
-	devicebridge https://localhost:%[4]d/v1.0 {
-		state_key AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8
-		transport http {
-			tls_trust_pool pki_root local
-		}
-	}
-}
-
-https://localhost:%[4]d {
-	tls internal
-	graph_emulator {
-		seed demo
-	}
-}
-`, adminPort, plainPort, devicePort, emulatorPort, host, pebble.directory(), pebble.rootPEM)
+	return testServer{
+		acmeDeviceCert: true,
+		deviceHost:     host,
+		deviceSite: fmt.Sprintf(`
+			tls {
+				issuer acme {
+					dir %s
+					trusted_roots %s
+				}
+			}`, pebble.directory(), pebble.rootPEM),
+	}.caddyfile()
 }
 
 // TestIntegrationACMEWithPebble has Caddy obtain the bridge's device-side
@@ -153,12 +132,7 @@ func TestIntegrationACMEWithPebble(t *testing.T) {
 	// earlier run's Pebble, whose root this run does not trust.
 	host := "bridge-" + randomHex(4) + ".devicebridge.test"
 
-	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort})
-	tester.InitServer(acmeConfig(host, pebble), "caddyfile")
-	if t.Failed() {
-		t.FailNow()
-	}
-	e := &env{t: t, client: trustingClient(t)}
+	e := startBridgeWith(t, acmeConfig(host, pebble))
 
 	roots := pebble.issuingRoots()
 	dialer := &net.Dialer{Timeout: 5 * time.Second}

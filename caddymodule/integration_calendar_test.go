@@ -13,35 +13,6 @@ import (
 // calendarWindow is a window around the demo seed's fixed date (2026-11-01).
 var calendarWindow = map[string]any{"start": "2026-10-25T00:00:00Z", "end": "2026-12-01T00:00:00+00:00", "window": 10}
 
-// splitChanges indexes a sync's upserts (by id, under kind) and deletes.
-func splitChanges(t *testing.T, changes []gjson.Result, kind string) (map[string]gjson.Result, map[string]bool) {
-	t.Helper()
-	upserts, deletes := map[string]gjson.Result{}, map[string]bool{}
-	for _, c := range changes {
-		switch c.Get("op").String() {
-		case "upsert":
-			item := c.Get(kind)
-			require.True(t, item.Exists(), "upsert without %s: %s", kind, c.Raw)
-			upserts[item.Get("id").String()] = item
-		case "delete":
-			deletes[c.Get("id").String()] = true
-		default:
-			t.Fatalf("unexpected change %s", c.Raw)
-		}
-	}
-	return upserts, deletes
-}
-
-// eventBySubject finds a full event by subject.
-func eventBySubject(events map[string]gjson.Result, subject string) gjson.Result {
-	for _, ev := range events {
-		if ev.Get("subject").String() == subject {
-			return ev
-		}
-	}
-	return gjson.Result{}
-}
-
 func TestIntegrationCalendarSyncWindow(t *testing.T) {
 	e := startBridge(t)
 	token := e.newMailbox("demo")

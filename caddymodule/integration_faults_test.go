@@ -3,13 +3,12 @@ package caddymodule_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2/caddytest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/tidwall/gjson"
@@ -20,125 +19,9 @@ import (
 // of the device API with the right status, without a panic and without a
 // goroutine left behind.
 
-// siteOptions are extra Caddyfile lines of the test server's sites.
-type siteOptions struct {
-	bridge    string // devicebridge subdirectives of the TLS device site
-	transport string // lines of its transport http block
-	emulator  string // graph_emulator subdirectives
-}
-
-// customConfig is integrationConfig with extra options, on the same ports.
-func customConfig(o siteOptions) string {
-	return fmt.Sprintf(`
-{
-	admin localhost:%[1]d
-	http_port %[2]d
-	https_port %[3]d
-	local_certs
-	skip_install_trust
-	grace_period 1ns
-}
-
-https://localhost:%[3]d {
-	devicebridge https://localhost:%[4]d/v1.0 {
-		state_key AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8
-		%[5]s
-		transport http {
-			tls_trust_pool pki_root local
-			%[6]s
-		}
-	}
-}
-
-http://localhost:%[2]d {
-	devicebridge https://localhost:%[4]d/v1.0 {
-		state_key AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8
-		transport http {
-			tls_trust_pool pki_root local
-		}
-	}
-}
-
-https://localhost:%[4]d {
-	graph_emulator {
-		seed demo
-		%[7]s
-	}
-}
-`, adminPort, plainPort, devicePort, emulatorPort, o.bridge, o.transport, o.emulator)
-}
-
-// startBridgeWith loads config (caddytest reloads when it differs from the
-// running one) and returns a client env.
-func startBridgeWith(t *testing.T, config string) *env {
-	t.Helper()
-	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort})
-	tester.InitServer(config, "caddyfile")
-	if t.Failed() {
-		t.FailNow()
-	}
-	return &env{t: t, client: trustingClient(t)}
-}
-
-// addFault installs an emulator fault rule.
-func (e *env) addFault(rule map[string]any) {
-	e.t.Helper()
-	e.control("POST", "/_emulator/faults", rule, http.StatusCreated)
-}
-
-func (e *env) clearFaults() {
-	e.t.Helper()
-	e.control("DELETE", "/_emulator/faults", nil, http.StatusNoContent)
-}
-
-// goroutineBaseline settles the process after a warm-up and returns its
-// goroutine count.
-func (e *env) goroutineBaseline() int {
-	e.client.CloseIdleConnections()
-	time.Sleep(100 * time.Millisecond)
-	return runtime.NumGoroutine()
-}
-
-// leakSlack is how many goroutines above the baseline are tolerated:
-// connection pools may hold a few more or fewer connections. Every fault
-// case runs faultRepeats times, so a goroutine leaked per request shows.
-const (
-	leakSlack    = 6
-	faultRepeats = 10
-)
-
-// assertNoGoroutineLeak polls until the goroutine count is back near the
-// baseline (generous time: the machine may be loaded).
-func (e *env) assertNoGoroutineLeak(baseline int) {
-	e.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	n := 0
-	for time.Now().Before(deadline) {
-		e.client.CloseIdleConnections()
-		n = runtime.NumGoroutine()
-		if n <= baseline+leakSlack {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	buf := make([]byte, 1<<20)
-	buf = buf[:runtime.Stack(buf, true)]
-	e.t.Errorf("goroutines did not settle: %d, baseline %d\n%s", n, baseline, buf)
-}
-
-// folderGet is a one-command envelope whose direct call is
-// GET /me/mailFolders/inbox.
-const folderGet = `{"commands":[{"id":"c1","op":"folder.get","args":{"folder":"inbox"}}]}`
-
-// assertDeviceError checks an envelope-level error answer.
-func assertDeviceError(t *testing.T, resp *http.Response, body []byte, status int, code string) {
-	t.Helper()
-	require.Equal(t, status, resp.StatusCode, "%s", body)
-	assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
-	assert.Equal(t, code, gjson.GetBytes(body, "error.code").String(), "%s", body)
-	assert.NotEmpty(t, gjson.GetBytes(body, "error.message").String())
-	assert.False(t, gjson.GetBytes(body, "results").Exists(), "an envelope error has no results")
-}
+// faultRepeats is how often every fault case runs, so that a goroutine
+// leaked per request shows above assertNoGoroutineLeak's slack.
+const faultRepeats = 10
 
 func TestIntegrationFaultMatrix(t *testing.T) {
 	e := startBridge(t)
@@ -214,23 +97,31 @@ func TestIntegrationFaultUpstreamTimeout(t *testing.T) {
 	e.assertNoGoroutineLeak(baseline)
 }
 
-// waitCancelled waits until the emulator's fault rules report n delayed
-// requests whose client went away.
-func (e *env) waitCancelled(n int64) {
-	e.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	var got int64
-	for time.Now().Before(deadline) {
-		got = 0
-		for _, r := range gjson.ParseBytes(e.control("GET", "/_emulator/faults", nil, http.StatusOK)).Array() {
-			got += r.Get("cancelled").Int()
+// The running server carries the directive's upstream timeouts: a stall
+// longer than response_header_timeout (40 s by default; 1 s above) ends in
+// 504 upstream_timeout.
+func TestIntegrationUpstreamTimeoutsByDefault(t *testing.T) {
+	startBridge(t)
+	resp, err := http.Get(adminURL + "/config/apps/http/servers")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	var transports []gjson.Result
+	gjson.ParseBytes(body).ForEach(func(_, server gjson.Result) bool {
+		for _, proxy := range server.Get("routes.#.handle.0.routes.0.handle.1").Array() {
+			if proxy.Get("handler").String() == "reverse_proxy" {
+				transports = append(transports, proxy.Get("transport"))
+			}
 		}
-		if got >= n {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
+		return true
+	})
+	require.NotEmpty(t, transports, "%s", body)
+	for _, tr := range transports {
+		assert.Equal(t, int64(40*time.Second), tr.Get("response_header_timeout").Int(), tr.Raw)
+		assert.Equal(t, int64(5*time.Second), tr.Get("dial_timeout").Int(), tr.Raw)
+		assert.Equal(t, int64(10*time.Second), tr.Get("tls.handshake_timeout").Int(), tr.Raw)
 	}
-	e.t.Errorf("the emulator saw %d cancelled upstream calls, want %d", got, n)
 }
 
 func TestIntegrationFaultOversizedAnswer(t *testing.T) {
@@ -249,19 +140,6 @@ func TestIntegrationFaultOversizedAnswer(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
 	assert.Equal(t, int64(200), gjson.GetBytes(body, "results.0.status").Int(), "%s", body)
 	e.assertNoGoroutineLeak(baseline)
-}
-
-// messageIDs returns n message ids of the token's Inbox.
-func (e *env) messageIDs(token string, n int) []string {
-	e.t.Helper()
-	res := e.command(token, "mail.sync", map[string]any{"folder": "inbox", "window": n, "fields": []string{"subject"}})
-	require.Equal(e.t, int64(200), res.Get("status").Int(), res.Raw)
-	var ids []string
-	for _, c := range res.Get("data.changes").Array() {
-		ids = append(ids, c.Get("message.id").String())
-	}
-	require.Len(e.t, ids, n)
-	return ids
 }
 
 func TestIntegrationFaultBatchMixedItems(t *testing.T) {

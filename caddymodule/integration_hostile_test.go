@@ -18,17 +18,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/tidwall/gjson"
+
+	"github.com/devicebridge/caddy-devicebridge/caddymodule"
 )
 
 // Hostile input from devices and from the upstream: every case is refused
 // with a device-API error, and nothing hostile reaches an upstream path or
 // another host.
-
-// assertNoUpstream checks that Graph received nothing since the last clear.
-func (e *env) assertNoUpstream(msgAndArgs ...any) {
-	e.t.Helper()
-	assert.Empty(e.t, e.upstreamRequests().Array(), msgAndArgs...)
-}
 
 func TestIntegrationHostileState(t *testing.T) {
 	e := startBridge(t)
@@ -90,13 +86,11 @@ func TestIntegrationHostileState(t *testing.T) {
 
 // keyedConfig is the default test server with other state options.
 func keyedConfig(keys, ttl string) string {
-	opts := "state_key " + keys
+	o := testServer{stateKeys: keys}
 	if ttl != "" {
-		opts += "\n\t\tstate_ttl " + ttl
+		o.bridge = "state_ttl " + ttl
 	}
-	// state_key of customConfig is the first key line; a second state_key
-	// line adds keys, so replace the default instead.
-	return strings.Replace(customConfig(siteOptions{}), "state_key AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\n\t\t\n", opts+"\n", 1)
+	return o.caddyfile()
 }
 
 func TestIntegrationHostileStateRekeyedAndExpired(t *testing.T) {
@@ -302,7 +296,7 @@ func TestIntegrationHostileEnvelopes(t *testing.T) {
 		{"too many commands", `{"commands":[` + strings.Join(many, ",") + `]}`, 400, "invalid_request"},
 		{"deeply nested args", `{"commands":[{"id":"a","op":"folders.sync","args":` + deep + `}]}`, 400, "invalid_request"},
 		{"deeply nested arrays", strings.Repeat("[", 100000), 400, "invalid_request"},
-		{"oversized envelope", `{"commands":[{"id":"a","op":"folders.sync","args":{"pad":"` + strings.Repeat("x", 2<<20) + `"}}]}`, 413, "request_too_large"},
+		{"oversized envelope", `{"commands":[{"id":"a","op":"folders.sync","args":{"pad":"` + strings.Repeat("x", caddymodule.DefaultMaxRequestBody) + `"}}]}`, 413, "request_too_large"},
 		{"command not an object", `{"commands":["folders.sync"]}`, 400, "invalid_request"},
 		{"commands duplicated", `{"commands":[{"id":"a","op":"folders.sync"}],"commands":[]}`, 400, "invalid_request"},
 		{"id too long", `{"commands":[{"id":"` + strings.Repeat("a", 65) + `","op":"folders.sync"}]}`, 400, "invalid_request"},

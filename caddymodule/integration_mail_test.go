@@ -2,6 +2,7 @@ package caddymodule_test
 
 import (
 	"bytes"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -17,109 +18,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2/caddytest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/tidwall/gjson"
 
 	"github.com/devicebridge/caddy-devicebridge/emulator"
+	"github.com/devicebridge/caddy-devicebridge/translate"
 )
-
-// The mail action tests add a fourth site to the integration config: a
-// bridge whose reverse_proxy is configured to retry (lb_retries, and a
-// retry match that names POST), to prove the devicebridge directive still
-// never resends a non-idempotent request.
-var (
-	retryPort      = 7445 + portOffset()
-	retryDeviceURL = fmt.Sprintf("https://localhost:%d/device/v1/batch", retryPort)
-	deviceBase     = fmt.Sprintf("https://localhost:%d/device/v1", devicePort)
-	retryBase      = fmt.Sprintf("https://localhost:%d/device/v1", retryPort)
-)
-
-func mailIntegrationConfig() string {
-	return integrationConfig() + fmt.Sprintf(`
-https://localhost:%[1]d {
-	devicebridge https://localhost:%[2]d/v1.0 {
-		state_key AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8
-		lb_retries 3
-		lb_retry_match {
-			method GET POST
-		}
-		transport http {
-			tls_trust_pool pki_root local
-		}
-	}
-}
-`, retryPort, emulatorPort)
-}
-
-// startMailBridge starts the integration config plus the retrying bridge.
-func startMailBridge(t *testing.T) *env {
-	t.Helper()
-	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort})
-	tester.InitServer(mailIntegrationConfig(), "caddyfile")
-	if t.Failed() {
-		t.FailNow()
-	}
-	return &env{t: t, client: trustingClient(t)}
-}
-
-// mailboxUPN is the UPN newMailbox gives a token.
-func mailboxUPN(token string) string { return token + "@contoso.example" }
-
-// ok asserts a command result succeeded and returns its data.
-func ok(t *testing.T, result gjson.Result) gjson.Result {
-	t.Helper()
-	require.Equal(t, int64(200), result.Get("status").Int(), "%s", result.Raw)
-	return result.Get("data")
-}
-
-// syncChanges splits sync changes into upserted messages by id and deleted ids.
-func syncChanges(t *testing.T, changes []gjson.Result) (map[string]gjson.Result, map[string]bool) {
-	t.Helper()
-	upserts, deletes := map[string]gjson.Result{}, map[string]bool{}
-	for _, c := range changes {
-		switch c.Get("op").String() {
-		case "upsert":
-			upserts[c.Get("message.id").String()] = c.Get("message")
-		case "delete":
-			deletes[c.Get("id").String()] = true
-		default:
-			t.Fatalf("unexpected change %s", c.Raw)
-		}
-	}
-	return upserts, deletes
-}
-
-func bySubject(upserts map[string]gjson.Result, subject string) (gjson.Result, bool) {
-	for _, m := range upserts {
-		if m.Get("subject").String() == subject {
-			return m, true
-		}
-	}
-	return gjson.Result{}, false
-}
-
-// get sends a GET to the device API with a bearer token.
-func (e *env) get(u, token string) *http.Response {
-	e.t.Helper()
-	req, err := http.NewRequest("GET", u, nil)
-	require.NoError(e.t, err)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := e.client.Do(req)
-	require.NoError(e.t, err)
-	return resp
-}
-
-func readAll(t *testing.T, resp *http.Response) []byte {
-	t.Helper()
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return b
-}
 
 func TestIntegrationMailUpdateMoveDelete(t *testing.T) {
 	e := startMailBridge(t)
@@ -580,4 +485,40 @@ func TestIntegrationNoDuplicateSend(t *testing.T) {
 	assert.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
 	assert.Equal(t, int64(200), gjson.GetBytes(body, "results.0.status").Int(), "%s", body)
 	assert.Len(t, e.upstreamRequests().Array(), 2, "the GET was retried once")
+}
+
+// The device API allows 3 MiB of attachments on one mail.send; in base64
+// that is 4 MiB of envelope, which the default max_request_body must take
+// along with the rest of the envelope.
+func TestIntegrationMailSendLargestAttachmentsByDefault(t *testing.T) {
+	e := startBridge(t) // the default limits
+	alice, bob := e.newMailbox("empty"), e.newMailbox("empty")
+	_, bobInbox := e.syncAll(bob, "mail.sync", map[string]any{"folder": "inbox"})
+	big := make([]byte, translate.MaxSendAttachmentBytes-(1<<20))
+	small := make([]byte, 1<<20)
+	_, _ = rand.Read(big)
+	_, _ = rand.Read(small)
+	subject := "largest send " + randomHex(4)
+
+	data := ok(t, e.command(alice, "mail.send", map[string]any{
+		"to":      []any{map[string]any{"name": "Bob", "addr": mailboxUPN(bob)}},
+		"subject": subject,
+		"body":    map[string]any{"type": "text", "content": strings.Repeat("Two attachments, 3 MiB in all. ", 1000)},
+		"attachments": []any{
+			map[string]any{"name": "big.bin", "data": base64.StdEncoding.EncodeToString(big)},
+			map[string]any{"name": "small.bin", "data": base64.StdEncoding.EncodeToString(small)},
+		},
+	}))
+	assert.Equal(t, "{}", data.Raw)
+
+	changes, _ := e.syncAll(bob, "mail.sync", map[string]any{"folder": "inbox", "state": bobInbox})
+	upserts, _ := syncChanges(t, changes)
+	received, found := bySubject(upserts, subject)
+	require.True(t, found, "the message reaches the recipient")
+	list := ok(t, e.command(bob, "attachments.list", map[string]any{"id": received.Get("id").String()}))
+	sizes := map[string]int64{}
+	for _, att := range list.Get("attachments").Array() {
+		sizes[att.Get("name").String()] = att.Get("size").Int()
+	}
+	assert.Equal(t, map[string]int64{"big.bin": int64(len(big)), "small.bin": int64(len(small))}, sizes)
 }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	"github.com/caddyserver/caddy/v2/caddytest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/tidwall/gjson"
@@ -100,57 +99,30 @@ var (
 // endpoints take the mailbox argument in the query string, which the
 // access log would otherwise show, so its filter deletes that parameter.
 func privacyConfig(extraGlobal string) string {
-	return fmt.Sprintf(`
-{
-	admin localhost:%[1]d
-	http_port %[2]d
-	https_port %[3]d
-	local_certs
-	skip_install_trust
-	grace_period 1ns
-	%[5]s
-	log {
-		output devicebridge_test_memory
-		format json
-		level DEBUG
-	}
-}
-
-https://localhost:%[3]d {
-	log {
-		output devicebridge_test_memory
-		format filter {
-			wrap json
-			request>uri query {
-				delete mailbox
-			}
-		}
-	}
-	devicebridge https://localhost:%[4]d/v1.0 {
-		state_key AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8
-		transport http {
-			tls_trust_pool pki_root local
-		}
-	}
-}
-
-https://localhost:%[4]d {
-	graph_emulator {
-		seed demo
-	}
-}
-`, adminPort, plainPort, devicePort, emulatorPort, extraGlobal)
+	return testServer{
+		global: extraGlobal + `
+			log {
+				output devicebridge_test_memory
+				format json
+				level DEBUG
+			}`,
+		deviceSite: `
+			log {
+				output devicebridge_test_memory
+				format filter {
+					wrap json
+					request>uri query {
+						delete mailbox
+					}
+				}
+			}`,
+	}.caddyfile()
 }
 
 // startPrivacyBridge loads privacyConfig and returns the test env.
 func startPrivacyBridge(t *testing.T, extraGlobal string) *env {
 	t.Helper()
-	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort})
-	tester.InitServer(privacyConfig(extraGlobal), "caddyfile")
-	if t.Failed() {
-		t.FailNow()
-	}
-	return &env{t: t, client: trustingClient(t)}
+	return startBridgeWith(t, privacyConfig(extraGlobal))
 }
 
 // sessionSecrets are the values a full session carries that must never be

@@ -1,276 +1,19 @@
 package caddymodule_test
 
 import (
-	"bytes"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/hex"
-	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/caddyserver/caddy/v2/caddytest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/tidwall/gjson"
 
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
-	_ "github.com/devicebridge/caddy-devicebridge/caddymodule"
+	"github.com/devicebridge/caddy-devicebridge/caddymodule"
 	_ "github.com/devicebridge/caddy-devicebridge/emulator"
 )
-
-// The integration tests run one real Caddy in this test process (caddytest
-// starts it once) with three sites: the device API over TLS, the same bridge
-// on plaintext HTTP (to prove it is refused), and the Graph emulator over
-// TLS. Caddy's internal CA signs both TLS sites; the bridge's upstream leg
-// trusts it through tls_trust_pool, and the test client trusts it through
-// the root certificate served by the admin API — TLS is verified on both
-// legs.
-//
-// caddytest uses fixed ports, so these tests must not run in parallel. The
-// ports are 2999 (admin), 7080, 7443 and 7444 by default;
-// DEVICEBRIDGE_TEST_PORT_OFFSET shifts all four, so two checkouts can run
-// their suites on one machine at the same time.
-var (
-	adminPort    = 2999 + portOffset()
-	plainPort    = 7080 + portOffset()
-	devicePort   = 7443 + portOffset()
-	emulatorPort = 7444 + portOffset()
-
-	adminURL    = fmt.Sprintf("http://localhost:%d", adminPort)
-	deviceURL   = fmt.Sprintf("https://localhost:%d/device/v1/batch", devicePort)
-	plainURL    = fmt.Sprintf("http://localhost:%d/device/v1/batch", plainPort)
-	emulatorURL = fmt.Sprintf("https://localhost:%d", emulatorPort)
-)
-
-func portOffset() int {
-	n, _ := strconv.Atoi(os.Getenv("DEVICEBRIDGE_TEST_PORT_OFFSET"))
-	return n
-}
-
-// integrationConfig is the Caddyfile of the test server.
-func integrationConfig() string {
-	return fmt.Sprintf(`
-{
-	admin localhost:%[1]d
-	http_port %[2]d
-	https_port %[3]d
-	local_certs
-	skip_install_trust
-	grace_period 1ns
-}
-
-https://localhost:%[3]d {
-	devicebridge https://localhost:%[4]d/v1.0 {
-		state_key AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8
-		transport http {
-			tls_trust_pool pki_root local
-		}
-	}
-}
-
-http://localhost:%[2]d {
-	devicebridge https://localhost:%[4]d/v1.0 {
-		state_key AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8
-		transport http {
-			tls_trust_pool pki_root local
-		}
-	}
-}
-
-https://localhost:%[4]d {
-	# Graph compresses when asked; so does the emulator's site.
-	encode gzip
-	graph_emulator {
-		seed demo
-	}
-}
-`, adminPort, plainPort, devicePort, emulatorPort)
-}
-
-func TestMain(m *testing.M) {
-	// Keep Caddy's storage (its internal CA) away from the user's.
-	dir, err := os.MkdirTemp("", "devicebridge-test-")
-	if err != nil {
-		panic(err)
-	}
-	os.Setenv("XDG_DATA_HOME", dir)
-	os.Setenv("XDG_CONFIG_HOME", dir)
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-// env is one running bridge + emulator and a client that verifies TLS
-// against Caddy's local root.
-type env struct {
-	t      *testing.T
-	client *http.Client
-}
-
-func startBridge(t *testing.T) *env {
-	t.Helper()
-	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort})
-	tester.InitServer(integrationConfig(), "caddyfile")
-	if t.Failed() {
-		t.FailNow()
-	}
-	return &env{t: t, client: trustingClient(t)}
-}
-
-// trustingClient trusts only Caddy's local root certificate.
-func trustingClient(t *testing.T) *http.Client {
-	t.Helper()
-	resp, err := http.Get(adminURL + "/pki/ca/local")
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	roots := x509.NewCertPool()
-	require.True(t, roots.AppendCertsFromPEM([]byte(gjson.GetBytes(body, "root_certificate").String())), "root certificate from the admin API")
-	return &http.Client{
-		Timeout:   30 * time.Second,
-		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}},
-	}
-}
-
-// newMailbox creates a fresh emulator mailbox for one test and returns its
-// bearer token.
-func (e *env) newMailbox(seed string) string {
-	e.t.Helper()
-	token := "t-" + randomHex(8)
-	e.control("POST", "/_emulator/mailboxes", map[string]any{
-		"token": token, "upn": token + "@contoso.example", "seed": seed,
-	}, http.StatusCreated)
-	return token
-}
-
-// control calls the emulator's control API and returns the answer body.
-func (e *env) control(method, path string, body any, wantStatus int) []byte {
-	e.t.Helper()
-	var reader io.Reader
-	if body != nil {
-		raw, err := json.Marshal(body)
-		require.NoError(e.t, err)
-		reader = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequest(method, emulatorURL+path, reader)
-	require.NoError(e.t, err)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := e.client.Do(req)
-	require.NoError(e.t, err)
-	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
-	require.NoError(e.t, err)
-	require.Equal(e.t, wantStatus, resp.StatusCode, "control %s %s: %s", method, path, out)
-	return out
-}
-
-// graph calls the emulator's Graph API directly (not through the bridge),
-// the way another mail client would change the mailbox.
-func (e *env) graph(token, method, path string, body any, wantStatus int) []byte {
-	e.t.Helper()
-	var reader io.Reader
-	if body != nil {
-		raw, err := json.Marshal(body)
-		require.NoError(e.t, err)
-		reader = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequest(method, emulatorURL+"/v1.0"+path, reader)
-	require.NoError(e.t, err)
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Prefer", `IdType="ImmutableId"`)
-	resp, err := e.client.Do(req)
-	require.NoError(e.t, err)
-	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
-	require.NoError(e.t, err)
-	require.Equal(e.t, wantStatus, resp.StatusCode, "graph %s %s: %s", method, path, out)
-	return out
-}
-
-// batch sends a device envelope and returns the response and its body.
-func (e *env) batch(url, token string, envelope string, header ...string) (*http.Response, []byte) {
-	e.t.Helper()
-	req, err := http.NewRequest("POST", url, strings.NewReader(envelope))
-	require.NoError(e.t, err)
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := e.client.Do(req)
-	require.NoError(e.t, err)
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(e.t, err)
-	return resp, body
-}
-
-// command runs a single-command envelope and returns its result.
-func (e *env) command(token, op string, args any) gjson.Result {
-	e.t.Helper()
-	raw, err := json.Marshal(map[string]any{"commands": []any{map[string]any{"id": "c1", "op": op, "args": args}}})
-	require.NoError(e.t, err)
-	resp, body := e.batch(deviceURL, token, string(raw))
-	require.Equal(e.t, http.StatusOK, resp.StatusCode, "%s", body)
-	result := gjson.GetBytes(body, "results.0")
-	require.Equal(e.t, "c1", result.Get("id").String(), "%s", body)
-	return result
-}
-
-func (e *env) upstreamRequests() gjson.Result {
-	e.t.Helper()
-	return gjson.ParseBytes(e.control("GET", "/_emulator/requests", nil, http.StatusOK))
-}
-
-func (e *env) clearUpstreamRequests() {
-	e.t.Helper()
-	e.control("DELETE", "/_emulator/requests", nil, http.StatusNoContent)
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-// syncAll runs mail.sync (or folders.sync) from state until more is false
-// and returns every change and the final state.
-func (e *env) syncAll(token, op string, args map[string]any) ([]gjson.Result, string) {
-	e.t.Helper()
-	var changes []gjson.Result
-	state := ""
-	for round := 0; round < 100; round++ {
-		callArgs := map[string]any{}
-		for k, v := range args {
-			callArgs[k] = v
-		}
-		if state != "" {
-			callArgs["state"] = state
-		}
-		result := e.command(token, op, callArgs)
-		require.Equal(e.t, int64(200), result.Get("status").Int(), "%s", result.Raw)
-		changes = append(changes, result.Get("data.changes").Array()...)
-		state = result.Get("data.state").String()
-		require.NotEmpty(e.t, state)
-		if !result.Get("data.more").Bool() {
-			return changes, state
-		}
-	}
-	e.t.Fatal("sync did not finish in 100 rounds")
-	return nil, ""
-}
 
 func TestIntegrationInboxSyncAndChanges(t *testing.T) {
 	e := startBridge(t)
@@ -486,17 +229,6 @@ func TestIntegrationAuthentication(t *testing.T) {
 	assert.Contains(t, metrics, `caddy_devicebridge_upstream_responses_total{status="401"}`)
 }
 
-// scrapeMetrics reads Caddy's metrics endpoint on the admin API.
-func scrapeMetrics(t *testing.T) string {
-	t.Helper()
-	resp, err := http.Get(adminURL + "/metrics")
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return string(body)
-}
-
 func TestIntegrationPlaintextRefused(t *testing.T) {
 	e := startBridge(t)
 	e.clearUpstreamRequests()
@@ -517,7 +249,7 @@ func TestIntegrationEnvelopeErrors(t *testing.T) {
 		{"no commands", `{"commands":[]}`, "application/json", 400, "invalid_request"},
 		{"duplicate ids", `{"commands":[{"id":"a","op":"folders.sync"},{"id":"a","op":"folders.sync"}]}`, "application/json", 400, "invalid_request"},
 		{"wrong media type", `{"commands":[{"id":"a","op":"folders.sync"}]}`, "text/plain", 415, "unsupported_media_type"},
-		{"too large", `{"commands":[{"id":"a","op":"folders.sync","args":{"pad":"` + strings.Repeat("x", 2<<20) + `"}}]}`, "application/json", 413, "request_too_large"},
+		{"too large", `{"commands":[{"id":"a","op":"folders.sync","args":{"pad":"` + strings.Repeat("x", caddymodule.DefaultMaxRequestBody) + `"}}]}`, "application/json", 413, "request_too_large"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
@@ -23,13 +24,18 @@ func init() {
 	caddy.RegisterModule(Handler{})
 }
 
-// Defaults of the handler's limits.
+// Defaults of the handler's own limits. The translator's limits and
+// defaults (state_ttl, max_commands, the state key size) are package
+// translate's: translate.DefaultStateTTL, translate.DefaultMaxCommands,
+// translate.MaxBatchCommands, translate.StateKeySize.
 const (
-	DefaultPrefix          = "/device/v1"
-	DefaultStateTTL        = 30 * 24 * time.Hour
-	DefaultMaxRequestBody  = 1 << 20
+	DefaultPrefix = "/device/v1"
+	// DefaultMaxRequestBody takes one mail.send with the 3 MiB of
+	// attachments the device API allows (translate.MaxSendAttachmentBytes,
+	// 4 MiB in base64) plus 1 MiB for its body, recipients and the rest
+	// of the envelope.
+	DefaultMaxRequestBody  = 5 << 20
 	DefaultMaxResponseBody = 32 << 20
-	DefaultMaxCommands     = 20
 )
 
 // Handler is devicebridge's translator: it serves the device API (batched
@@ -51,7 +57,8 @@ type Handler struct {
 	// this URL's.
 	Upstream string `json:"upstream,omitempty"`
 
-	// Prefix is the path under which the device API is served.
+	// Prefix is the path under which the device API is served; leading
+	// and trailing slashes are normalised (`device/v1/` is `/device/v1`).
 	// Default: `/device/v1`.
 	Prefix string `json:"prefix,omitempty"`
 
@@ -67,7 +74,7 @@ type Handler struct {
 	StateKeys []string `json:"state_keys,omitempty"`
 
 	// StateTTL is how long a sealed state stays valid after it was issued.
-	// Default: 30 days.
+	// Default: 30 days (translate.DefaultStateTTL).
 	StateTTL caddy.Duration `json:"state_ttl,omitempty"`
 
 	// ImmutableIDs asks Graph for immutable ids (`Prefer:
@@ -75,9 +82,11 @@ type Handler struct {
 	// when it moves between folders. Default: true.
 	ImmutableIDs *bool `json:"immutable_ids,omitempty"`
 
-	// MaxRequestBody is the largest device request body accepted, in
-	// bytes; larger ones are refused with 413 `request_too_large`.
-	// Default: 1 MiB.
+	// MaxRequestBody is the largest device request body (a batch
+	// envelope) accepted, in bytes; larger ones are refused with 413
+	// `request_too_large`. The body is buffered whole. Default: 5 MiB,
+	// enough for a mail.send with 3 MiB of attachments (4 MiB in base64)
+	// and its envelope.
 	MaxRequestBody int64 `json:"max_request_body,omitempty"`
 
 	// MaxResponseBody is the largest upstream JSON answer buffered for
@@ -91,8 +100,9 @@ type Handler struct {
 	// the fly), so this bounds the upload, not memory. Default: 4 MiB.
 	MaxMIMEBody int64 `json:"max_mime_body,omitempty"`
 
-	// MaxCommands is the largest number of commands in one device batch.
-	// It cannot exceed 20, Graph's `$batch` limit. Default: 20.
+	// MaxCommands is the largest number of commands in one device batch,
+	// from 1 to 20 (translate.MaxBatchCommands, Graph's `$batch` limit).
+	// Default: 20 (translate.DefaultMaxCommands).
 	MaxCommands int `json:"max_commands,omitempty"`
 
 	// InsecureUpstream allows a plain-http Upstream. Only for tests and
@@ -137,13 +147,7 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 
-	if h.Prefix == "" {
-		h.Prefix = DefaultPrefix
-	}
-	h.Prefix = "/" + strings.Trim(h.Prefix, "/")
-	if h.StateTTL == 0 {
-		h.StateTTL = caddy.Duration(DefaultStateTTL)
-	}
+	h.Prefix = normalizePrefix(h.Prefix)
 	if h.ImmutableIDs == nil {
 		immutable := true
 		h.ImmutableIDs = &immutable
@@ -156,9 +160,6 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	if h.MaxMIMEBody == 0 {
 		h.MaxMIMEBody = DefaultMaxMIMEBody
-	}
-	if h.MaxCommands == 0 {
-		h.MaxCommands = DefaultMaxCommands
 	}
 	if h.MaxInflightPerMailbox == 0 {
 		h.MaxInflightPerMailbox = DefaultMaxInflightPerMailbox
@@ -185,6 +186,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	// The translator validates its own options (state_ttl, max_commands,
+	// the upstream URL, the key size) and fills in their defaults.
 	h.translator, err = translate.New(translate.Options{
 		Upstream:     upstream.String(),
 		StateKeys:    keys,
@@ -206,16 +209,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-// Validate checks the configuration without changing it.
+// Validate checks the handler's own options without changing them. The
+// translator's options (state_ttl, max_commands, upstream, state keys) are
+// checked by translate.New in Provision, their one place.
 func (h *Handler) Validate() error {
 	if h.MaxRequestBody < 0 || h.MaxResponseBody < 0 || h.MaxMIMEBody < 0 {
 		return fmt.Errorf("body limits must not be negative")
-	}
-	if h.MaxCommands < 0 || h.MaxCommands > 20 {
-		return fmt.Errorf("max_commands must be between 1 and 20 (Graph's $batch limit), got %d", h.MaxCommands)
-	}
-	if time.Duration(h.StateTTL) < 0 {
-		return fmt.Errorf("state_ttl must not be negative")
 	}
 	if h.MaxInflightPerMailbox < 0 || time.Duration(h.QueueTimeout) < 0 || h.MaxTrackedMailboxes < 0 {
 		return fmt.Errorf("max_inflight_per_mailbox, queue_timeout and max_tracked_mailboxes must not be negative")
@@ -223,8 +222,17 @@ func (h *Handler) Validate() error {
 	return nil
 }
 
+// normalizePrefix returns the device API's path prefix in its one form:
+// DefaultPrefix when unset, else one leading slash and no trailing one.
+func normalizePrefix(prefix string) string {
+	if prefix == "" {
+		return DefaultPrefix
+	}
+	return "/" + strings.Trim(prefix, "/")
+}
+
 // decodeStateKeys replaces global placeholders in the configured keys and
-// decodes each into its 32 bytes.
+// decodes each from base64; translate.New checks their size.
 func decodeStateKeys(configured []string) ([][]byte, error) {
 	repl := caddy.NewReplacer()
 	keys := make([][]byte, 0, len(configured))
@@ -236,9 +244,6 @@ func decodeStateKeys(configured []string) ([][]byte, error) {
 		key, err := decodeBase64(text)
 		if err != nil {
 			return nil, fmt.Errorf("state key %d is not base64: %v", i+1, err)
-		}
-		if len(key) != 32 {
-			return nil, fmt.Errorf("state key %d has %d bytes, want 32", i+1, len(key))
 		}
 		keys = append(keys, key)
 	}
@@ -259,4 +264,5 @@ var (
 	_ caddy.Provisioner           = (*Handler)(nil)
 	_ caddy.Validator             = (*Handler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+	_ caddyfile.Unmarshaler       = (*Handler)(nil)
 )

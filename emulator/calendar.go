@@ -331,9 +331,13 @@ func writeOccurrenceStub(b *jsonBuf, mbxPart string, m *event, os time.Time, tz 
 	b.raw(`,"type":"occurrence","start":`)
 	writeEventTime(b, os, m.isAllDay, tz)
 	b.raw(`,"end":`)
-	writeEventTime(b, os.Add(m.end.Sub(m.start)), m.isAllDay, tz)
+	writeEventTime(b, os.Add(m.span()), m.isAllDay, tz)
 	b.byte1('}')
 }
+
+// span is how long each occurrence of series master m lasts: the master's
+// own length, which every occurrence (and a new exception) keeps.
+func (m *event) span() time.Duration { return m.end.Sub(m.start) }
 
 // writeEvent writes a single event, series master or exception with the
 // calendarView property set. Caller holds the mailbox lock.
@@ -710,7 +714,7 @@ func (c *call) getEvent(ref string) {
 		occ.recurrence, occ.exceptions, occ.cancelled = nil, nil, nil
 		occ.master, occ.originalStart = master, os
 		occ.id = occurrenceID(mb.mbxPart, master.key, os)
-		occ.start, occ.end = os, os.Add(master.end.Sub(master.start))
+		occ.start, occ.end = os, os.Add(master.span())
 		e = &occ
 	}
 	c.writeEventAnswer(http.StatusOK, e)
@@ -738,7 +742,7 @@ func (c *call) patchEvent(ref string) {
 			return
 		}
 		probe := *master
-		probe.start, probe.end = os, os.Add(master.end.Sub(master.start))
+		probe.start, probe.end = os, os.Add(master.span())
 		if gerr := applyEventInput(&probe, in, false); gerr != nil {
 			c.fail(gerr)
 			return

@@ -205,7 +205,7 @@ func (mb *mailbox) exceptionFor(master *event, os time.Time, now time.Time) *eve
 	x.originalStart = os
 	x.id = occurrenceID(mb.mbxPart, master.key, os)
 	x.start = os
-	x.end = os.Add(master.end.Sub(master.start))
+	x.end = os.Add(master.span())
 	x.attendees = append([]attendee(nil), master.attendees...)
 	x.version = 0
 	x.created = now

@@ -98,7 +98,7 @@ func overlaps(s, e, ws, we time.Time) bool {
 // start order. Cancelled occurrences are left out.
 func seriesInstances(m *event, ws, we time.Time) []roundItem {
 	var out []roundItem
-	dur := m.end.Sub(m.start)
+	dur := m.span()
 	m.eachPatternStart(we, func(os time.Time) bool {
 		if _, gone := m.cancelled[os.Unix()]; gone {
 			return true
