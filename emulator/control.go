@@ -19,6 +19,8 @@ import (
 //	POST   {prefix}/mailboxes/{token}/deliver            DeliverSpec → 201 Delivered
 //	POST   {prefix}/mailboxes/{token}/expire-sync-states → 200 {"expired": n}
 //	POST   {prefix}/mailboxes/{token}/delegates          {"upn"} → 204
+//	…      {prefix}/mailboxes/{token}/drive/…            see drive_control.go
+//	POST   {prefix}/download-urls/expire                 → 204
 //	POST   {prefix}/faults                               FaultRule → 201
 //	GET    {prefix}/faults                               → 200 [FaultRule]
 //	DELETE {prefix}/faults                               → 204
@@ -54,6 +56,9 @@ type MailboxSpec struct {
 	Seed string `json:"seed,omitempty"`
 	// Delegates are UPNs allowed to open this mailbox via /users/{upn}.
 	Delegates []string `json:"delegates,omitempty"`
+	// Drive is the OneDrive flavour: "business" (default) or "personal".
+	// The demo seed fills it with the demo tree; otherwise it is empty.
+	Drive string `json:"drive,omitempty"`
 }
 
 // MailboxInfo identifies a mailbox.
@@ -160,12 +165,20 @@ func (s *Server) CreateMailbox(spec MailboxSpec) (MailboxInfo, error) {
 	if spec.ObjectID != "" && len(strings.ReplaceAll(spec.ObjectID, "-", "")) != 32 {
 		return MailboxInfo{}, controlErr(http.StatusBadRequest, "objectId must be a GUID")
 	}
+	flavour, err := driveFlavour(spec.Drive)
+	if err != nil {
+		return MailboxInfo{}, err
+	}
 	mb := newMailbox(spec.Token, spec.UPN, spec.DisplayName, spec.ObjectID, s.opts.SyncStateCapacity)
 	for _, d := range spec.Delegates {
 		mb.delegates[strings.ToLower(d)] = true
 	}
+	if flavour != DriveBusiness {
+		mb.drive = newDrive(mb, flavour, s.opts.SyncStateCapacity)
+	}
 	if spec.Seed == "demo" {
 		seedDemoMailbox(mb)
+		seedDemoDrive(mb.drive)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -334,7 +347,8 @@ func (s *Server) ExpireSyncStates(token string) (int, error) {
 	}
 	n := mb.syncStates.len()
 	mb.syncStates.clear()
-	return n, nil
+	dn, _ := s.ExpireDriveDeltaTokens(token)
+	return n + dn, nil
 }
 
 // maxControlBody bounds control API request bodies.
@@ -415,6 +429,10 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request, rel string
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
+	case segs[0] == "mailboxes" && len(segs) >= 3 && segs[2] == "drive":
+		s.serveDriveControl(w, r, segs[1], segs[3:])
+	case segs[0] == "download-urls" && len(segs) == 2 && segs[1] == "expire":
+		serveDownloadControl(w, r, s.downloads)
 	case segs[0] == "mailboxes" && len(segs) == 3:
 		if r.Method != http.MethodPost {
 			methodNotAllowed()

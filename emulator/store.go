@@ -214,6 +214,8 @@ type mailbox struct {
 
 	// pim holds the calendar and contacts; guarded by mu.
 	pim pimStore
+	// drive is the user's OneDrive; guarded by mu.
+	drive *drive
 }
 
 func newMailbox(token, upn, displayName, objectID string, syncCapacity int) *mailbox {
@@ -234,6 +236,7 @@ func newMailbox(token, upn, displayName, objectID string, syncCapacity int) *mai
 	mb.mbxPart = idPartMailbox(mb.objectID)
 	mb.syncStates = newSyncStateCache(syncCapacity, "syncstate:"+token+":"+strings.ToLower(upn))
 	mb.addWellKnownFolders()
+	mb.drive = newDrive(mb, DriveBusiness, syncCapacity)
 	return mb
 }
 
