@@ -28,6 +28,29 @@ type attachment struct {
 	// generatedSeed, when non-zero, means the bytes are produced by
 	// generateAttachmentBytes(generatedSeed, size) instead of stored.
 	generatedSeed uint64
+	// kind is "" (a fileAttachment), attachmentItem or attachmentReference.
+	kind string
+}
+
+// Attachment kinds besides file attachments.
+const (
+	// attachmentItem is an itemAttachment (a mail, event or contact); its
+	// $value is MIME text.
+	attachmentItem = "item"
+	// attachmentReference is a referenceAttachment (a cloud link); its
+	// $value answers 405.
+	attachmentReference = "reference"
+)
+
+// odataType is the attachment's @odata.type, quoted.
+func (a *attachment) odataType() string {
+	switch a.kind {
+	case attachmentItem:
+		return `"#microsoft.graph.itemAttachment"`
+	case attachmentReference:
+		return `"#microsoft.graph.referenceAttachment"`
+	}
+	return `"#microsoft.graph.fileAttachment"`
 }
 
 // bytes returns the attachment content.
