@@ -306,7 +306,9 @@ func (c *call) notModified(d *drive, it *driveItem) bool {
 		return false
 	}
 	etag, ctag := d.eTag(it.id, it.guid, it.version), d.cTag(it)
-	for _, v := range strings.Split(inm, ",") {
+	// Business tags hold a comma themselves, so the whole value is tried
+	// before the list.
+	for _, v := range append([]string{inm}, strings.Split(inm, ",")...) {
 		v = strings.TrimPrefix(strings.TrimSpace(v), "W/")
 		if v == "*" || v == etag || v == ctag {
 			c.w.Header().Set("ETag", etag)
