@@ -432,14 +432,20 @@ func (g *driveContentReader) Read(p []byte) (int, error) {
 		p = p[:g.left]
 	}
 	n := 0
+	// An unaligned head and tail byte by byte, whole blocks at once.
+	for n < len(p) && (g.off%8 != 0 || len(p)-n < 8) {
+		p[n] = byte(driveBlock(g.seed, g.off/8) >> (8 * (g.off % 8)))
+		n++
+		g.off++
+	}
+	for ; len(p)-n >= 8; n += 8 {
+		binary.LittleEndian.PutUint64(p[n:], driveBlock(g.seed, g.off/8))
+		g.off += 8
+	}
 	for n < len(p) {
-		k := g.off / 8
-		v := driveBlock(g.seed, k)
-		for i := int(g.off % 8); i < 8 && n < len(p); i++ {
-			p[n] = byte(v >> (8 * i))
-			n++
-			g.off++
-		}
+		p[n] = byte(driveBlock(g.seed, g.off/8) >> (8 * (g.off % 8)))
+		n++
+		g.off++
 	}
 	g.left -= int64(n)
 	return n, nil

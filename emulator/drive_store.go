@@ -170,11 +170,12 @@ func (d *drive) item(id string) *driveItem {
 }
 
 // contentSeed derives an item's content seed from its id and content
-// version, so a changed file has new bytes.
+// version, so a changed file has new bytes. Seeds keep to 53 bits so they
+// survive JSON readers that parse numbers as doubles.
 func contentSeed(id string, contentVersion uint32) uint64 {
 	var v [4]byte
 	binary.BigEndian.PutUint32(v[:], contentVersion)
-	return binary.BigEndian.Uint64(hashPart(8, "content", id, string(v[:])))
+	return binary.BigEndian.Uint64(hashPart(8, "content", id, string(v[:]))) & (1<<53 - 1)
 }
 
 // touch records a change of it (and, when parentToo, of its parent whose
