@@ -55,6 +55,9 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    drive_content_direct
 //	    download_denied_status   401|403
 //	    download_ignore_range
+//	    download_redirects       <n>
+//	    download_redirect_origin <scheme://host[:port]>
+//	    drive_latest_link_keeps_token
 //	}
 //
 // Every subdirective is optional; the defaults are those of the JSON
@@ -184,6 +187,12 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = flagArg(&h.DriveContentDirect)
 		case "download_ignore_range":
 			err = flagArg(&h.DownloadIgnoreRange)
+		case "download_redirects":
+			err = intArg(&h.DownloadRedirects)
+		case "download_redirect_origin":
+			err = strArg(&h.DownloadRedirectOrigin)
+		case "drive_latest_link_keeps_token":
+			err = flagArg(&h.DriveLatestLinkKeepsToken)
 		case "empty_page_every":
 			err = intArg(&h.EmptyPageEvery)
 		case "replay_every":

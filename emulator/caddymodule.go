@@ -158,6 +158,18 @@ type Handler struct {
 	// Default: false.
 	DownloadIgnoreRange bool `json:"download_ignore_range,omitempty"`
 
+	// DownloadRedirects makes the download host answer each URL with this
+	// many 302 hops (0–20) before the content. Default: 0.
+	DownloadRedirects int `json:"download_redirects,omitempty"`
+
+	// DownloadRedirectOrigin is where those hops point
+	// (scheme://host[:port]). Default: the download host itself.
+	DownloadRedirectOrigin string `json:"download_redirect_origin,omitempty"`
+
+	// DriveLatestLinkKeepsToken keeps token=latest in the links of a delta
+	// started with it, ahead of the new token. Default: false.
+	DriveLatestLinkKeepsToken bool `json:"drive_latest_link_keeps_token,omitempty"`
+
 	server *Server
 	// downloads and controlPrefix are set in download_only mode.
 	downloads     *DownloadHandler
@@ -187,21 +199,24 @@ func (h *Handler) options() Options {
 		BatchItemConcurrency: h.BatchItemConcurrency,
 		DefaultPageSize:      h.DefaultPageSize,
 		Quirks: Quirks{
-			BatchThrottle:           h.BatchThrottle,
-			SyncStateCode:           h.SyncStateCode,
-			SyncStateStatus:         h.SyncStateStatus,
-			SyncStateOmitLocation:   h.SyncStateOmitLocation,
-			EmptyPageEvery:          h.EmptyPageEvery,
-			ReplayEvery:             h.ReplayEvery,
-			DriveResyncCode:         h.DriveResyncCode,
-			DriveResyncOmitLocation: h.DriveResyncOmitLocation,
-			DriveDeletePageSize:     h.DriveDeletePageSize,
-			DriveIgnoreTop:          h.DriveIgnoreTop,
-			DriveKeepDeletedFacet:   h.DriveKeepDeletedFacet,
-			DriveOmitDownloadURL:    h.DriveOmitDownloadURL,
-			DriveContentDirect:      h.DriveContentDirect,
-			DownloadDeniedStatus:    h.DownloadDeniedStatus,
-			DownloadIgnoreRange:     h.DownloadIgnoreRange,
+			BatchThrottle:             h.BatchThrottle,
+			SyncStateCode:             h.SyncStateCode,
+			SyncStateStatus:           h.SyncStateStatus,
+			SyncStateOmitLocation:     h.SyncStateOmitLocation,
+			EmptyPageEvery:            h.EmptyPageEvery,
+			ReplayEvery:               h.ReplayEvery,
+			DriveResyncCode:           h.DriveResyncCode,
+			DriveResyncOmitLocation:   h.DriveResyncOmitLocation,
+			DriveDeletePageSize:       h.DriveDeletePageSize,
+			DriveIgnoreTop:            h.DriveIgnoreTop,
+			DriveKeepDeletedFacet:     h.DriveKeepDeletedFacet,
+			DriveOmitDownloadURL:      h.DriveOmitDownloadURL,
+			DriveContentDirect:        h.DriveContentDirect,
+			DownloadDeniedStatus:      h.DownloadDeniedStatus,
+			DownloadIgnoreRange:       h.DownloadIgnoreRange,
+			DownloadRedirects:         h.DownloadRedirects,
+			DownloadRedirectOrigin:    h.DownloadRedirectOrigin,
+			DriveLatestLinkKeepsToken: h.DriveLatestLinkKeepsToken,
 		},
 		DownloadOrigin:      h.DownloadOrigin,
 		DownloadPrefix:      h.DownloadPrefix,
@@ -238,7 +253,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("configuring graph emulator: %v", err)
 		}
 		dl, err := NewDownloadHandler(DownloadOptions{Prefix: opts.DownloadPrefix, Key: key,
-			DeniedStatus: opts.Quirks.DownloadDeniedStatus, IgnoreRange: opts.Quirks.DownloadIgnoreRange})
+			DeniedStatus: opts.Quirks.DownloadDeniedStatus, IgnoreRange: opts.Quirks.DownloadIgnoreRange,
+			Redirects: opts.Quirks.DownloadRedirects, RedirectOrigin: opts.Quirks.DownloadRedirectOrigin})
 		if err != nil {
 			return fmt.Errorf("configuring graph emulator download host: %v", err)
 		}

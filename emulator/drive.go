@@ -93,6 +93,16 @@ func (o *Options) normalizeDrive() error {
 	if q.DriveDeletePageSize == 0 {
 		q.DriveDeletePageSize = defaultDeletePageSize
 	}
+	if q.DownloadRedirects < 0 || q.DownloadRedirects > 20 {
+		return fmt.Errorf("download_redirects must be 0 to 20")
+	}
+	if q.DownloadRedirectOrigin != "" {
+		u, err := url.Parse(q.DownloadRedirectOrigin)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			return fmt.Errorf("download_redirect_origin must be scheme://host[:port], got %q", q.DownloadRedirectOrigin)
+		}
+		q.DownloadRedirectOrigin = u.Scheme + "://" + u.Host
+	}
 	switch q.DownloadDeniedStatus {
 	case 0:
 		q.DownloadDeniedStatus = http.StatusUnauthorized

@@ -32,13 +32,17 @@ func TestCaddyfileDriveOptions(t *testing.T) {
 		drive_content_direct
 		download_denied_status 403
 		download_ignore_range
+		download_redirects 3
+		download_redirect_origin https://10.0.0.1:8443
+		drive_latest_link_keeps_token
 	}`)
 	var h Handler
 	require.NoError(t, h.UnmarshalCaddyfile(d))
 	assert.Equal(t, Handler{DownloadOrigin: "https://files.localhost:9445", DownloadPrefix: "/dl", DownloadKey: key,
 		DownloadURLLifetime: caddy.Duration(5 * time.Minute), DriveResyncCode: DriveResyncApplyDifferences, DriveResyncOmitLocation: true,
 		DriveDeletePageSize: -1, DriveIgnoreTop: true, DriveKeepDeletedFacet: true, DriveOmitDownloadURL: true, DriveContentDirect: true,
-		DownloadDeniedStatus: 403, DownloadIgnoreRange: true}, h)
+		DownloadDeniedStatus: 403, DownloadIgnoreRange: true, DownloadRedirects: 3, DownloadRedirectOrigin: "https://10.0.0.1:8443",
+		DriveLatestLinkKeepsToken: true}, h)
 	require.NoError(t, h.Validate())
 
 	for _, bad := range []string{
@@ -50,6 +54,8 @@ func TestCaddyfileDriveOptions(t *testing.T) {
 		"graph_emulator { download_key short }",
 		"graph_emulator { download_only extra }",
 		"graph_emulator { download_url_lifetime soon }",
+		"graph_emulator { download_redirects 21 }",
+		"graph_emulator { download_redirect_origin nowhere }",
 	} {
 		var h Handler
 		err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(bad))

@@ -144,6 +144,9 @@ func (c *call) driveDelta(d *drive, scope *driveItem, rest []string) {
 			return
 		}
 		st = syncState{kind: deltaDrive, drive: opts}
+		if hasToken && c.s.opts.Quirks.DriveLatestLinkKeepsToken {
+			opts.query = c.r.URL.RawQuery
+		}
 		if hasToken {
 			// token=latest: nothing now, changes from here on.
 			st.round = &deltaRound{upto: d.seq}

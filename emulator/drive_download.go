@@ -180,6 +180,12 @@ type DownloadOptions struct {
 	// IgnoreRange answers every Range request with the whole file (200),
 	// which Graph documents as possible. Default false.
 	IgnoreRange bool
+	// Redirects makes the host answer a URL with this many 302 hops (to
+	// re-signed URLs with a hop parameter) before serving it. Default 0.
+	Redirects int
+	// RedirectOrigin is the scheme://host[:port] those hops point at;
+	// default the host the request came to.
+	RedirectOrigin string
 	// Now returns the current time; default time.Now.
 	Now func() time.Time
 }
@@ -215,6 +221,9 @@ func NewDownloadHandler(opts DownloadOptions) (*DownloadHandler, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Redirects < 0 || opts.Redirects > 20 {
+		return nil, errors.New("download redirects must be 0 to 20")
 	}
 	return &DownloadHandler{opts: opts}, nil
 }
@@ -263,7 +272,7 @@ func (h *DownloadHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.deny(w, "Invalid audience Uri 'https://graph.microsoft.com'.")
 		return
 	}
-	t, ok := h.verify(r)
+	t, token, ok := h.verify(r)
 	if !ok {
 		h.deny(w, "Invalid JWT token. Could not resolve issuer token.")
 		return
@@ -273,11 +282,50 @@ func (h *DownloadHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.deny(w, "Invalid JWT token. The token is expired.")
 		return
 	}
+	if hop := hopOf(r.URL.RawQuery); hop < h.opts.Redirects {
+		w.Header().Set("Location", h.nextHop(r, token, hop+1))
+		w.WriteHeader(http.StatusFound)
+		return
+	}
 	serveTicket(w, r, t, h.opts.IgnoreRange)
 }
 
-// verify checks the token of r's URL and returns its ticket.
-func (h *DownloadHandler) verify(r *http.Request) (*downloadTicket, bool) {
+// hopOf reads the hop parameter of a redirect hop (0 when absent).
+func hopOf(rawQuery string) int {
+	for _, kv := range strings.Split(rawQuery, "&") {
+		if v, ok := strings.CutPrefix(kv, "hop="); ok {
+			n, _ := strconv.Atoi(v)
+			return n
+		}
+	}
+	return 0
+}
+
+// nextHop is r's URL with hop set and the token signed anew.
+func (h *DownloadHandler) nextHop(r *http.Request, token string, hop int) string {
+	var kept []string
+	for _, kv := range strings.Split(r.URL.RawQuery, "&") {
+		if !strings.HasPrefix(kv, "hop=") {
+			kept = append(kept, kv)
+		}
+	}
+	kept = append(kept, "hop="+strconv.Itoa(hop))
+	payload, _, _ := strings.Cut(token, ".")
+	canonical := strings.Replace(r.URL.EscapedPath()+"?"+strings.Join(kept, "&"), token, tokenPlaceholder, 1)
+	next := strings.Replace(canonical, tokenPlaceholder, payload+"."+signTicket(h.opts.Key, payload, canonical), 1)
+	origin := h.opts.RedirectOrigin
+	if origin == "" {
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		origin = scheme + "://" + r.Host
+	}
+	return origin + next
+}
+
+// verify checks the token of r's URL and returns its ticket and token.
+func (h *DownloadHandler) verify(r *http.Request) (*downloadTicket, string, bool) {
 	path := r.URL.EscapedPath()
 	rel := strings.TrimPrefix(path, h.opts.Prefix)
 	var token string
@@ -296,17 +344,17 @@ func (h *DownloadHandler) verify(r *http.Request) (*downloadTicket, bool) {
 	}
 	payload, sig, found := strings.Cut(token, ".")
 	if !found || payload == "" {
-		return nil, false
+		return nil, "", false
 	}
 	canonical := strings.Replace(path+"?"+r.URL.RawQuery, token, tokenPlaceholder, 1)
 	if !hmac.Equal([]byte(sig), []byte(signTicket(h.opts.Key, payload, canonical))) {
-		return nil, false
+		return nil, "", false
 	}
 	t, err := decodeTicket(payload)
 	if err != nil {
-		return nil, false
+		return nil, "", false
 	}
-	return t, true
+	return t, token, true
 }
 
 // serveTicket writes t's content, honouring a single Range.

@@ -283,3 +283,33 @@ func TestDriveDownloadLargeFileBoundedMemory(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, hex.EncodeToString(wantHash.Sum(nil)), hex.EncodeToString(gotHash.Sum(nil)))
 }
+
+func TestDriveDownloadRedirectHops(t *testing.T) {
+	e, dts, _ := newDriveEnv(t, Options{Quirks: Quirks{DownloadRedirects: 2}})
+	readme := e.driveList("/v1.0/me/drive/root/search(q='readme')?$select=name,@microsoft.graph.downloadUrl", "demo").Value[0]
+	next := readme["@microsoft.graph.downloadUrl"].(string)
+	for hop := 1; hop <= 2; hop++ {
+		res := fetch(t, next, nil)
+		require.Equal(t, http.StatusFound, res.status, "hop %d", hop)
+		next = res.header.Get("Location")
+		assert.True(t, strings.HasPrefix(next, dts.URL), next)
+		assert.True(t, strings.HasSuffix(next, fmt.Sprintf("&hop=%d", hop)), next)
+		assert.Equal(t, http.StatusUnauthorized, fetch(t, strings.Replace(next, fmt.Sprintf("hop=%d", hop), "hop=9", 1), nil).status, "the hop is signed")
+	}
+	res := fetch(t, next, nil)
+	assert.Equal(t, http.StatusOK, res.status)
+	assert.Equal(t, "Welcome to your OneDrive.\n", string(res.body))
+
+	// Hops to another origin (an off-list or private host in bridge tests).
+	elsewhere := httptest.NewServer(http.NotFoundHandler())
+	defer elsewhere.Close()
+	dl, err := NewDownloadHandler(DownloadOptions{Redirects: 1, RedirectOrigin: elsewhere.URL})
+	require.NoError(t, err)
+	other := httptest.NewServer(dl)
+	defer other.Close()
+	e2 := newEnv(t, Options{DownloadOrigin: other.URL})
+	readme = e2.driveList("/v1.0/me/drive/root/search(q='readme')?$select=name,@microsoft.graph.downloadUrl", "demo").Value[0]
+	res = fetch(t, readme["@microsoft.graph.downloadUrl"].(string), nil)
+	require.Equal(t, http.StatusFound, res.status)
+	assert.True(t, strings.HasPrefix(res.header.Get("Location"), elsewhere.URL+"/_download/"), res.header.Get("Location"))
+}

@@ -21,7 +21,9 @@ var driveTestKey = []byte("0123456789abcdef0123456789abcdef")
 // host, sharing a key.
 func newDriveEnv(t *testing.T, opts Options) (*testEnv, *httptest.Server, *DownloadHandler) {
 	t.Helper()
-	dl, err := NewDownloadHandler(DownloadOptions{Key: driveTestKey, DeniedStatus: opts.Quirks.DownloadDeniedStatus, IgnoreRange: opts.Quirks.DownloadIgnoreRange})
+	q := opts.Quirks
+	dl, err := NewDownloadHandler(DownloadOptions{Key: driveTestKey, DeniedStatus: q.DownloadDeniedStatus, IgnoreRange: q.DownloadIgnoreRange,
+		Redirects: q.DownloadRedirects, RedirectOrigin: q.DownloadRedirectOrigin})
 	require.NoError(t, err)
 	dts := httptest.NewServer(dl)
 	t.Cleanup(dts.Close)
@@ -483,4 +485,18 @@ func TestDriveSearch(t *testing.T) {
 	}
 	assert.Equal(t, 6, remote, "the five shared team photos and Adele's entry for their folder")
 	assert.Equal(t, []string{DemoSharedFolderName}, names(search(Demo2Token, "team")), "the root search stays in the drive: only the remoteItem entry")
+}
+
+func TestDriveLatestLinkKeepsTokenQuirk(t *testing.T) {
+	e := newEnv(t, Options{Seed: SeedNone, Quirks: Quirks{DriveLatestLinkKeepsToken: true}})
+	e.newDriveMailbox("d8", DriveBusiness)
+	p := e.page(req{path: "/v1.0/me/drive/root/delta?$select=id,name&token=latest", token: "d8"})
+	require.Contains(t, p.DeltaLink, "token=latest&token=")
+	e.control(http.MethodPost, "/mailboxes/d8/drive/items", `{"name":"late.txt","content":"x"}`, http.StatusCreated)
+	replayed := e.page(req{path: p.DeltaLink, token: "d8"})
+	assert.Empty(t, replayed.Value, "the link as it is starts from latest again: the change is lost")
+	dropped := strings.Replace(p.DeltaLink, "token=latest&", "", 1)
+	changes, _, _ := e.round(dropped, "d8", nil)
+	require.Len(t, changes, 2)
+	assert.Equal(t, "late.txt", changes[1]["name"])
 }

@@ -144,6 +144,16 @@ type Quirks struct {
 	// DownloadIgnoreRange makes the download host answer Range requests
 	// with the whole file (200). Default false.
 	DownloadIgnoreRange bool
+	// DownloadRedirects makes the download host answer each URL with this
+	// many 302 hops before the content (0–20). Default 0.
+	DownloadRedirects int
+	// DownloadRedirectOrigin is where those hops point (scheme://host[:port]);
+	// default the download host itself.
+	DownloadRedirectOrigin string
+	// DriveLatestLinkKeepsToken keeps token=latest in the links of a delta
+	// started with it, ahead of the new token, so a client that replays
+	// such a link as it is starts from "latest" again. Default false.
+	DriveLatestLinkKeepsToken bool
 }
 
 // Server is the emulator: an http.Handler serving the Graph surface under
@@ -177,7 +187,8 @@ func NewServer(opts Options) (*Server, error) {
 		requests:   newRequestLog(opts.RequestLogSize),
 	}
 	dl, err := NewDownloadHandler(DownloadOptions{Prefix: opts.DownloadPrefix, Key: opts.DownloadKey,
-		DeniedStatus: opts.Quirks.DownloadDeniedStatus, IgnoreRange: opts.Quirks.DownloadIgnoreRange, Now: opts.Now})
+		DeniedStatus: opts.Quirks.DownloadDeniedStatus, IgnoreRange: opts.Quirks.DownloadIgnoreRange, Now: opts.Now,
+		Redirects: opts.Quirks.DownloadRedirects, RedirectOrigin: opts.Quirks.DownloadRedirectOrigin})
 	if err != nil {
 		return nil, err
 	}
