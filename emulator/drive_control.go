@@ -299,6 +299,7 @@ func (s *Server) DeleteDriveItem(token, id string) error {
 	if err != nil {
 		return err
 	}
+	now := s.opts.Now().UTC().Truncate(time.Second)
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
 	d := mb.drive
@@ -306,7 +307,7 @@ func (s *Server) DeleteDriveItem(token, id string) error {
 	if it == nil || it.isRoot {
 		return controlErr(http.StatusNotFound, "no item "+id+" (or it is the root)")
 	}
-	d.deleteItem(it)
+	d.deleteItem(it, now)
 	return nil
 }
 

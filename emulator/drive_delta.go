@@ -3,6 +3,7 @@ package emulator
 import (
 	"net/http"
 	"strings"
+	"time"
 )
 
 // This file serves drive delta as FILES_FACTS 1 documents it: the first
@@ -14,7 +15,9 @@ import (
 // but a page of mostly deletions ends after about 7 items; nextLinks use
 // the delta(token='…') form and deltaLinks ?token=…, both keeping the
 // original query options. token=latest answers no items and a deltaLink;
-// an unknown or expired token answers 410 (Quirks.DriveResyncCode).
+// on business drives a timestamp token (token=2021-09-29T20:00:00Z) answers
+// the changes since then; an unknown or expired token answers 410
+// (Quirks.DriveResyncCode).
 
 // driveDeltaOptions are the options of a drive delta's first call, baked
 // into its tokens.
@@ -122,6 +125,20 @@ func (c *call) driveDelta(d *drive, scope *driveItem, rest []string) {
 	}
 	var st syncState
 	switch {
+	case hasToken && d.flavour == DriveBusiness && looksLikeTimestamp(token):
+		// A timestamp token (business only): changes since then.
+		at, err := time.Parse(time.RFC3339, token)
+		since, known := d.seqAt(at)
+		if err != nil || !known || since < d.tombFlr {
+			c.driveResync(fresh)
+			return
+		}
+		opts, gerr := c.parseDriveDeltaOptions(d, scope)
+		if gerr != nil {
+			c.fail(gerr)
+			return
+		}
+		st = syncState{kind: deltaDrive, drive: opts, round: c.incrementalDriveRound(d, scope, since)}
 	case hasToken && token != "latest":
 		prev, ok := d.states.get(token)
 		if !ok || prev.kind != deltaDrive || prev.drive.scopeID != scope.id {
@@ -228,6 +245,12 @@ func (c *call) incrementalDriveRound(d *drive, scope *driveItem, since uint64) *
 		r.items = append(r.items, roundItem{driveTomb: t})
 	}
 	return r
+}
+
+// looksLikeTimestamp tells a timestamp token (2021-09-29T20:00:00Z) from
+// an opaque one.
+func looksLikeTimestamp(token string) bool {
+	return len(token) >= 20 && token[4] == '-' && token[7] == '-' && token[10] == 'T'
 }
 
 func containsString(list []string, s string) bool {

@@ -113,6 +113,44 @@ type drive struct {
 	tombFlr  uint64
 	states   *syncStateCache
 	capacity int
+	// clock records when each change sequence began, for timestamp
+	// tokens (business drives).
+	clock []seqTime
+}
+
+// seqTime is a change sequence and when it happened.
+type seqTime struct {
+	seq uint64
+	at  time.Time
+}
+
+// maxDriveClock bounds the change clock; older changes fall back to the
+// tombstone floor (410).
+const maxDriveClock = 20000
+
+// tick starts a new change sequence at now. Caller holds mu.
+func (d *drive) tick(now time.Time) {
+	d.seq++
+	if len(d.clock) >= maxDriveClock {
+		d.clock = append(d.clock[:0:0], d.clock[len(d.clock)/2:]...)
+	}
+	d.clock = append(d.clock, seqTime{d.seq, now})
+}
+
+// seqAt is the last change sequence at or before t, and false when t is
+// older than the clock remembers.
+func (d *drive) seqAt(t time.Time) (uint64, bool) {
+	if len(d.clock) == 0 || t.Before(d.clock[0].at) {
+		return 0, false
+	}
+	var seq uint64
+	for _, c := range d.clock {
+		if c.at.After(t) {
+			break
+		}
+		seq = c.seq
+	}
+	return seq, true
 }
 
 func newDrive(mb *mailbox, flavour string, syncCapacity int) *drive {
@@ -181,7 +219,7 @@ func contentSeed(id string, contentVersion uint32) uint64 {
 // touch records a change of it (and, when parentToo, of its parent whose
 // childCount or size changed).
 func (d *drive) touch(it *driveItem, now time.Time) {
-	d.seq++
+	d.tick(now)
 	it.changeSeq = d.seq
 	it.version++
 	it.modified = now
@@ -207,7 +245,7 @@ func (d *drive) addItem(parent, it *driveItem, now time.Time) {
 	if !it.isFolder && it.literal == nil && it.seed == 0 {
 		it.seed = contentSeed(it.id, it.contentVersion)
 	}
-	d.seq++
+	d.tick(it.created)
 	it.createdSeq, it.changeSeq = d.seq, d.seq
 	it.parent = parent
 	parent.children = append(parent.children, it)
@@ -244,10 +282,10 @@ func (d *drive) rewriteItem(it *driveItem, size int64, literal []byte, now time.
 // deleteItem removes it and everything below it; the folder's tombstone
 // comes before those of its descendants, as Graph may order them.
 // Caller holds mu.
-func (d *drive) deleteItem(it *driveItem) {
+func (d *drive) deleteItem(it *driveItem, now time.Time) {
 	parent := it.parent
 	parent.children = removeDriveChild(parent.children, it)
-	d.seq++
+	d.tick(now)
 	d.touchFolder(parent)
 	var ancestors []string
 	for p := parent; p != nil; p = p.parent {

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -499,4 +500,23 @@ func TestDriveLatestLinkKeepsTokenQuirk(t *testing.T) {
 	changes, _, _ := e.round(dropped, "d8", nil)
 	require.Len(t, changes, 2)
 	assert.Equal(t, "late.txt", changes[1]["name"])
+}
+
+func TestDriveDeltaTimestampToken(t *testing.T) {
+	now := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	e := newEnv(t, Options{Seed: SeedNone, Now: func() time.Time { return now }})
+	e.newDriveMailbox("d9", DriveBusiness)
+	e.control(http.MethodPost, "/mailboxes/d9/drive/items", `{"name":"before.txt","content":"1"}`, http.StatusCreated)
+	now = now.Add(time.Hour)
+	e.control(http.MethodPost, "/mailboxes/d9/drive/items", `{"name":"after.txt","content":"2"}`, http.StatusCreated)
+	stamp := url.QueryEscape("2026-11-20T10:30:00Z")
+	changes, _, _ := e.round("/v1.0/me/drive/root/delta?$select=id,name&token="+stamp, "d9", nil)
+	require.Len(t, changes, 2, "the root and the file created after the timestamp: %v", changes)
+	assert.Equal(t, "after.txt", changes[1]["name"])
+	res := e.do(req{path: "/v1.0/me/drive/root/delta?token=1999-01-01T00%3A00%3A00Z", token: "d9"})
+	assert.Equal(t, http.StatusGone, res.status, "older than the drive remembers")
+
+	e.newDriveMailbox("p9", DrivePersonal)
+	res = e.do(req{path: "/v1.0/me/drive/root/delta?token=" + stamp, token: "p9"})
+	assert.Equal(t, http.StatusGone, res.status, "personal drives know no timestamp tokens")
 }
