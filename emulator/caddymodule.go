@@ -115,7 +115,8 @@ type Handler struct {
 	DownloadURLLifetime caddy.Duration `json:"download_url_lifetime,omitempty"`
 
 	// DownloadOnly makes this instance only the download host (download
-	// URLs under download_prefix, and POST {control_prefix}/download-urls/expire):
+	// URLs under download_prefix, POST {control_prefix}/download-urls/expire
+	// and GET|DELETE {control_prefix}/download-requests):
 	// no mailboxes, no Graph surface. Default: false.
 	DownloadOnly bool `json:"download_only,omitempty"`
 
@@ -295,9 +296,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		case h.downloads.Handles(r):
 			h.downloads.ServeHTTP(w, r)
 			return nil
-		case r.URL.EscapedPath() == h.controlPrefix+"/download-urls/expire":
-			serveDownloadControl(w, r, h.downloads)
-			return nil
+		case hasPathPrefix(r.URL.EscapedPath(), h.controlPrefix):
+			if serveDownloadControl(w, r, h.downloads, strings.TrimPrefix(r.URL.EscapedPath(), h.controlPrefix)) {
+				return nil
+			}
 		}
 		return next.ServeHTTP(w, r)
 	}

@@ -21,6 +21,7 @@ import (
 //	POST   {prefix}/mailboxes/{token}/delegates          {"upn"} → 204
 //	…      {prefix}/mailboxes/{token}/drive/…            see drive_control.go
 //	POST   {prefix}/download-urls/expire                 → 204
+//	GET    {prefix}/download-requests                    → 200 [RequestRecord]
 //	POST   {prefix}/faults                               FaultRule → 201
 //	GET    {prefix}/faults                               → 200 [FaultRule]
 //	DELETE {prefix}/faults                               → 204
@@ -449,8 +450,10 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request, rel string
 		w.WriteHeader(http.StatusNoContent)
 	case segs[0] == "mailboxes" && len(segs) >= 3 && segs[2] == "drive":
 		s.serveDriveControl(w, r, segs[1], segs[3:])
-	case segs[0] == "download-urls" && len(segs) == 2 && segs[1] == "expire":
-		serveDownloadControl(w, r, s.downloads)
+	case segs[0] == "download-urls" || segs[0] == "download-requests":
+		if !serveDownloadControl(w, r, s.downloads, rel) {
+			notFound()
+		}
 	case segs[0] == "mailboxes" && len(segs) == 3:
 		if r.Method != http.MethodPost {
 			methodNotAllowed()

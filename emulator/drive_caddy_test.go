@@ -104,4 +104,8 @@ func TestCaddyDownloadOnlyInstance(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, http.StatusNoContent, resp.StatusCode)
 	assert.Equal(t, http.StatusUnauthorized, fetch(t, link, nil).status)
+	logged := fetch(t, filesSite.URL+"/_emulator/download-requests", nil)
+	require.Equal(t, http.StatusOK, logged.status)
+	assert.Contains(t, string(logged.body), `"path":"/_download/`)
+	assert.NotContains(t, string(logged.body), "Authorization")
 }

@@ -16,6 +16,8 @@ import (
 //	POST   {prefix}/mailboxes/{token}/drive/items/{id}/share         {"token"} → 201 DriveItemInfo (the recipient's entry)
 //	POST   {prefix}/mailboxes/{token}/drive/expire-delta-tokens      → 200 {"expired": n}
 //	POST   {prefix}/download-urls/expire                             → 204
+//	GET    {prefix}/download-requests                                → 200 [RequestRecord]
+//	DELETE {prefix}/download-requests                                → 204
 
 // DriveSpec chooses a mailbox's drive.
 type DriveSpec struct {
@@ -471,12 +473,31 @@ func (s *Server) serveDriveControl(w http.ResponseWriter, r *http.Request, token
 	}
 }
 
-// serveDownloadControl serves {prefix}/download-urls/expire for dl.
-func serveDownloadControl(w http.ResponseWriter, r *http.Request, dl *DownloadHandler) {
-	if r.Method != http.MethodPost {
-		writeControlError(w, controlErr(http.StatusMethodNotAllowed, "method not allowed"))
-		return
+// serveDownloadControl serves {prefix}/download-urls/expire and
+// {prefix}/download-requests for dl; rel is the path after the prefix. It
+// reports whether rel was one of them.
+func serveDownloadControl(w http.ResponseWriter, r *http.Request, dl *DownloadHandler, rel string) bool {
+	methodNotAllowed := func() { writeControlError(w, controlErr(http.StatusMethodNotAllowed, "method not allowed")) }
+	switch strings.Trim(rel, "/") {
+	case "download-urls/expire":
+		if r.Method != http.MethodPost {
+			methodNotAllowed()
+			return true
+		}
+		dl.ExpireURLs()
+		w.WriteHeader(http.StatusNoContent)
+	case "download-requests":
+		switch r.Method {
+		case http.MethodGet:
+			writeControlJSON(w, http.StatusOK, dl.Requests())
+		case http.MethodDelete:
+			dl.ClearRequests()
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			methodNotAllowed()
+		}
+	default:
+		return false
 	}
-	dl.ExpireURLs()
-	w.WriteHeader(http.StatusNoContent)
+	return true
 }

@@ -196,8 +196,8 @@ type DownloadHandler struct {
 	opts DownloadOptions
 	// notBefore (unix ns) rejects URLs issued up to then (ExpireURLs).
 	notBefore atomic.Int64
-	// served counts requests that reached the handler, for tests.
-	served atomic.Int64
+	// log keeps the last requests (Authorization shown as "present").
+	log *requestLog
 }
 
 // NewDownloadHandler returns a download host configured by opts.
@@ -225,7 +225,7 @@ func NewDownloadHandler(opts DownloadOptions) (*DownloadHandler, error) {
 	if opts.Redirects < 0 || opts.Redirects > 20 {
 		return nil, errors.New("download redirects must be 0 to 20")
 	}
-	return &DownloadHandler{opts: opts}, nil
+	return &DownloadHandler{opts: opts, log: newRequestLog(DefaultRequestLogSize)}, nil
 }
 
 // Handles reports whether r is for the download host.
@@ -236,8 +236,13 @@ func (h *DownloadHandler) Handles(r *http.Request) bool {
 // ExpireURLs makes every URL issued so far answer as expired.
 func (h *DownloadHandler) ExpireURLs() { h.notBefore.Store(h.opts.Now().UnixNano()) }
 
-// Requests reports how many requests the download host received.
-func (h *DownloadHandler) Requests() int64 { return h.served.Load() }
+// Requests returns the last requests the download host received, oldest
+// first, with Authorization shown as "present" — a test can assert that a
+// bearer token never arrived.
+func (h *DownloadHandler) Requests() []RequestRecord { return h.log.list() }
+
+// ClearRequests empties the download host's request log.
+func (h *DownloadHandler) ClearRequests() { h.log.clear() }
 
 // sharePointChallenge is the WWW-Authenticate SharePoint sends with 401.
 const sharePointChallenge = `Bearer realm="6babcaad-604b-40ac-a9d7-9fd97c0b779f",client_id="00000003-0000-0ff1-ce00-000000000000",trusted_issuers="00000001-0000-0000-c000-000000000000@*",authorization_uri="https://login.windows.net/common/oauth2/authorize"`
@@ -259,7 +264,7 @@ func (h *DownloadHandler) deny(w http.ResponseWriter, msg string) {
 
 // ServeHTTP serves a download URL.
 func (h *DownloadHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h.served.Add(1)
+	h.log.add(r, false)
 	w.Header().Set("request-id", newUUID())
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")

@@ -100,9 +100,13 @@ func TestDriveDownloadViaSeparateHost(t *testing.T) {
 			assert.True(t, bytes.Equal(driveBytes(seed, 0, size), got.body), "the generated content")
 
 			// With Authorization (a bearer token forwarded): 401 and a challenge.
+			dl.ClearRequests()
 			denied := fetch(t, loc, http.Header{"Authorization": {"Bearer f1"}})
 			assert.Equal(t, http.StatusUnauthorized, denied.status)
 			assert.Contains(t, denied.header.Get("WWW-Authenticate"), "Bearer")
+			logged := dl.Requests()
+			require.Len(t, logged, 1)
+			assert.Equal(t, []string{"present"}, logged[0].Headers["Authorization"], "the log shows a token arrived, not the token")
 
 			// Range: 206 with Content-Range, suffix ranges, 416, ignored forms.
 			part := fetch(t, loc, http.Header{"Range": {"bytes=1000-1999"}})
