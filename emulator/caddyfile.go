@@ -58,6 +58,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    download_redirects       <n>
 //	    download_redirect_origin <scheme://host[:port]>
 //	    drive_latest_link_keeps_token
+//	    drive_omit_mime_type
+//	    drive_sparse_search
 //	}
 //
 // Every subdirective is optional; the defaults are those of the JSON
@@ -193,6 +195,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = strArg(&h.DownloadRedirectOrigin)
 		case "drive_latest_link_keeps_token":
 			err = flagArg(&h.DriveLatestLinkKeepsToken)
+		case "drive_omit_mime_type":
+			err = flagArg(&h.DriveOmitMimeType)
+		case "drive_sparse_search":
+			err = flagArg(&h.DriveSparseSearch)
 		case "empty_page_every":
 			err = intArg(&h.EmptyPageEvery)
 		case "replay_every":

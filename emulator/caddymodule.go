@@ -167,6 +167,14 @@ type Handler struct {
 	// (scheme://host[:port]). Default: the download host itself.
 	DownloadRedirectOrigin string `json:"download_redirect_origin,omitempty"`
 
+	// DriveOmitMimeType leaves file.mimeType out on business drives.
+	// Default: false.
+	DriveOmitMimeType bool `json:"drive_omit_mime_type,omitempty"`
+
+	// DriveSparseSearch leaves createdBy, lastModifiedBy and
+	// parentReference out of business search results. Default: false.
+	DriveSparseSearch bool `json:"drive_sparse_search,omitempty"`
+
 	// DriveLatestLinkKeepsToken keeps token=latest in the links of a delta
 	// started with it, ahead of the new token. Default: false.
 	DriveLatestLinkKeepsToken bool `json:"drive_latest_link_keeps_token,omitempty"`
@@ -218,6 +226,8 @@ func (h *Handler) options() Options {
 			DownloadRedirects:         h.DownloadRedirects,
 			DownloadRedirectOrigin:    h.DownloadRedirectOrigin,
 			DriveLatestLinkKeepsToken: h.DriveLatestLinkKeepsToken,
+			DriveOmitMimeType:         h.DriveOmitMimeType,
+			DriveSparseSearch:         h.DriveSparseSearch,
 		},
 		DownloadOrigin:      h.DownloadOrigin,
 		DownloadPrefix:      h.DownloadPrefix,

@@ -190,9 +190,15 @@ func (c *call) writeDriveItem(b *jsonBuf, d *drive, it *driveItem, o *driveRende
 			b.key(driveFieldNames[f], &first)
 			b.b = appendInt64(b.b, d.sizeOf(it))
 		case dfCreatedBy, dfModifiedBy:
+			if o.search && business && c.s.opts.Quirks.DriveSparseSearch {
+				continue
+			}
 			b.key(driveFieldNames[f], &first)
 			writeIdentity(b, d.owner)
 		case dfParentRef:
+			if o.search && business && c.s.opts.Quirks.DriveSparseSearch {
+				continue
+			}
 			b.key(driveFieldNames[f], &first)
 			d.writeParentRef(b, it.parent, o.inDelta)
 		case dfFile:
@@ -200,6 +206,10 @@ func (c *call) writeDriveItem(b *jsonBuf, d *drive, it *driveItem, o *driveRende
 				continue
 			}
 			b.key(driveFieldNames[f], &first)
+			if business && c.s.opts.Quirks.DriveOmitMimeType {
+				b.raw(`{}`)
+				continue
+			}
 			b.raw(`{"mimeType":`)
 			b.str(it.mimeType)
 			b.byte1('}')

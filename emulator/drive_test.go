@@ -520,3 +520,14 @@ func TestDriveDeltaTimestampToken(t *testing.T) {
 	res = e.do(req{path: "/v1.0/me/drive/root/delta?token=" + stamp, token: "p9"})
 	assert.Equal(t, http.StatusGone, res.status, "personal drives know no timestamp tokens")
 }
+
+func TestDriveBusinessBeliefQuirks(t *testing.T) {
+	e := newEnv(t, Options{Quirks: Quirks{DriveOmitMimeType: true, DriveSparseSearch: true}})
+	hit := e.driveList("/v1.0/me/drive/root/search(q='readme')", "demo").Value[0]
+	assert.NotContains(t, hit, "parentReference")
+	assert.NotContains(t, hit, "createdBy")
+	assert.Equal(t, map[string]any{}, hit["file"], "file facet without mimeType")
+	personal := e.driveList("/v1.0/me/drive/root/search(q='readme')", Demo2Token).Value[0]
+	assert.Contains(t, personal, "parentReference", "personal drives are not affected")
+	assert.Equal(t, "text/plain", personal["file"].(map[string]any)["mimeType"])
+}

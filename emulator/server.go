@@ -150,6 +150,13 @@ type Quirks struct {
 	// DownloadRedirectOrigin is where those hops point (scheme://host[:port]);
 	// default the download host itself.
 	DownloadRedirectOrigin string
+	// DriveOmitMimeType leaves file.mimeType out on business drives (a
+	// 2017 note says they may). Default false.
+	DriveOmitMimeType bool
+	// DriveSparseSearch leaves createdBy, lastModifiedBy and
+	// parentReference out of business search results (a 2017 note).
+	// Default false.
+	DriveSparseSearch bool
 	// DriveLatestLinkKeepsToken keeps token=latest in the links of a delta
 	// started with it, ahead of the new token, so a client that replays
 	// such a link as it is starts from "latest" again. Default false.
