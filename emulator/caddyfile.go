@@ -60,6 +60,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    drive_latest_link_keeps_token
 //	    drive_omit_mime_type
 //	    drive_sparse_search
+//	    drive_business_any_order
 //	}
 //
 // Every subdirective is optional; the defaults are those of the JSON
@@ -199,6 +200,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = flagArg(&h.DriveOmitMimeType)
 		case "drive_sparse_search":
 			err = flagArg(&h.DriveSparseSearch)
+		case "drive_business_any_order":
+			err = flagArg(&h.DriveBusinessAnyOrder)
 		case "empty_page_every":
 			err = intArg(&h.EmptyPageEvery)
 		case "replay_every":

@@ -167,6 +167,10 @@ type Handler struct {
 	// (scheme://host[:port]). Default: the download host itself.
 	DownloadRedirectOrigin string `json:"download_redirect_origin,omitempty"`
 
+	// DriveBusinessAnyOrder lets business drives sort children by
+	// lastModifiedDateTime and size too. Default: false (name only).
+	DriveBusinessAnyOrder bool `json:"drive_business_any_order,omitempty"`
+
 	// DriveOmitMimeType leaves file.mimeType out on business drives.
 	// Default: false.
 	DriveOmitMimeType bool `json:"drive_omit_mime_type,omitempty"`
@@ -228,6 +232,7 @@ func (h *Handler) options() Options {
 			DriveLatestLinkKeepsToken: h.DriveLatestLinkKeepsToken,
 			DriveOmitMimeType:         h.DriveOmitMimeType,
 			DriveSparseSearch:         h.DriveSparseSearch,
+			DriveBusinessAnyOrder:     h.DriveBusinessAnyOrder,
 		},
 		DownloadOrigin:      h.DownloadOrigin,
 		DownloadPrefix:      h.DownloadPrefix,

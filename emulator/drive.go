@@ -406,7 +406,7 @@ func (c *call) parseDriveOrderBy(d *drive) (field string, desc bool, gerr *graph
 		return "", false, errDriveInvalid("Invalid $orderby direction '" + dir + "'.")
 	}
 	allowed := []string{"name"}
-	if d.flavour == DrivePersonal {
+	if d.flavour == DrivePersonal || c.s.opts.Quirks.DriveBusinessAnyOrder {
 		allowed = append(allowed, "lastModifiedDateTime", "size")
 	}
 	for _, a := range allowed {
@@ -414,7 +414,7 @@ func (c *call) parseDriveOrderBy(d *drive) (field string, desc bool, gerr *graph
 			return a, desc, nil
 		}
 	}
-	if d.flavour == DriveBusiness {
+	if d.flavour == DriveBusiness && !c.s.opts.Quirks.DriveBusinessAnyOrder {
 		return "", false, errDriveInvalid("$orderby is only supported on 'name' for this drive.")
 	}
 	return "", false, errDriveInvalid("Invalid $orderby property '" + name + "'.")

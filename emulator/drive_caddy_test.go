@@ -37,6 +37,7 @@ func TestCaddyfileDriveOptions(t *testing.T) {
 		drive_latest_link_keeps_token
 		drive_omit_mime_type
 		drive_sparse_search
+		drive_business_any_order
 	}`)
 	var h Handler
 	require.NoError(t, h.UnmarshalCaddyfile(d))
@@ -44,7 +45,8 @@ func TestCaddyfileDriveOptions(t *testing.T) {
 		DownloadURLLifetime: caddy.Duration(5 * time.Minute), DriveResyncCode: DriveResyncApplyDifferences, DriveResyncOmitLocation: true,
 		DriveDeletePageSize: -1, DriveIgnoreTop: true, DriveKeepDeletedFacet: true, DriveOmitDownloadURL: true, DriveContentDirect: true,
 		DownloadDeniedStatus: 403, DownloadIgnoreRange: true, DownloadRedirects: 3, DownloadRedirectOrigin: "https://10.0.0.1:8443",
-		DriveLatestLinkKeepsToken: true, DriveOmitMimeType: true, DriveSparseSearch: true}, h)
+		DriveLatestLinkKeepsToken: true, DriveOmitMimeType: true, DriveSparseSearch: true,
+		DriveBusinessAnyOrder: true}, h)
 	require.NoError(t, h.Validate())
 
 	for _, bad := range []string{

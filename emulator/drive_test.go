@@ -522,7 +522,9 @@ func TestDriveDeltaTimestampToken(t *testing.T) {
 }
 
 func TestDriveBusinessBeliefQuirks(t *testing.T) {
-	e := newEnv(t, Options{Quirks: Quirks{DriveOmitMimeType: true, DriveSparseSearch: true}})
+	e := newEnv(t, Options{Quirks: Quirks{DriveOmitMimeType: true, DriveSparseSearch: true, DriveBusinessAnyOrder: true}})
+	newest := e.driveList("/v1.0/me/drive/root/children?$orderby=lastModifiedDateTime%20desc&$select=name", "demo").Value
+	assert.Equal(t, "readme.txt", newest[0]["name"], "sorted by time on a business drive")
 	hit := e.driveList("/v1.0/me/drive/root/search(q='readme')", "demo").Value[0]
 	assert.NotContains(t, hit, "parentReference")
 	assert.NotContains(t, hit, "createdBy")

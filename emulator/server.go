@@ -157,6 +157,10 @@ type Quirks struct {
 	// parentReference out of business search results (a 2017 note).
 	// Default false.
 	DriveSparseSearch bool
+	// DriveBusinessAnyOrder lets business drives sort children by
+	// lastModifiedDateTime and size too (the 2017 note that they sort by
+	// name only is unconfirmed). Default false: name only.
+	DriveBusinessAnyOrder bool
 	// DriveLatestLinkKeepsToken keeps token=latest in the links of a delta
 	// started with it, ahead of the new token, so a client that replays
 	// such a link as it is starts from "latest" again. Default false.
