@@ -283,11 +283,7 @@ func (c *call) getDrive(d *drive) {
 	b.key("driveType", &first)
 	b.str(d.flavour)
 	b.key("name", &first)
-	if d.flavour == DriveBusiness {
-		b.str("OneDrive")
-	} else {
-		b.str("OneDrive")
-	}
+	b.str("OneDrive")
 	b.key("webUrl", &first)
 	b.str(d.webURL(d.root))
 	b.key("createdDateTime", &first)
@@ -355,7 +351,7 @@ func (c *call) getDriveItem(d *drive, it *driveItem) {
 	c.reply(http.StatusOK, b.b)
 }
 
-// pageOptions are $top and $skiptoken of children and search.
+// drivePage reads $top and $skiptoken of children and search.
 func (c *call) drivePage() (top, offset int, gerr *graphError) {
 	top = DefaultDrivePageSize
 	if v, ok := c.query["$top"]; ok {

@@ -193,12 +193,11 @@ func (c *call) parseDriveDeltaOptions(d *drive, scope *driveItem) (*driveDeltaOp
 		return nil, errDriveInvalid("$filter is not supported on delta queries.")
 	}
 	o := &driveDeltaOptions{scopeID: scope.id, sel: sel, explicit: explicit, thumbs: thumbs, top: DefaultDrivePageSize, query: c.keptDeltaQuery()}
-	if v, ok := c.query["$top"]; ok && !c.s.opts.Quirks.DriveIgnoreTop {
+	if _, ok := c.query["$top"]; ok && !c.s.opts.Quirks.DriveIgnoreTop {
 		top, _, gerr := c.drivePage()
 		if gerr != nil {
 			return nil, gerr
 		}
-		_ = v
 		o.top = top
 	}
 	return o, nil

@@ -73,7 +73,7 @@ type driveRender struct {
 	inDelta  bool
 	thumbs   int
 	search   bool
-	// ticketNow and the server options make download URLs.
+	// now is when download URLs are issued.
 	now time.Time
 }
 

@@ -216,8 +216,7 @@ func contentSeed(id string, contentVersion uint32) uint64 {
 	return binary.BigEndian.Uint64(hashPart(8, "content", id, string(v[:]))) & (1<<53 - 1)
 }
 
-// touch records a change of it (and, when parentToo, of its parent whose
-// childCount or size changed).
+// touch records a change of the item's metadata at now.
 func (d *drive) touch(it *driveItem, now time.Time) {
 	d.tick(now)
 	it.changeSeq = d.seq
@@ -225,6 +224,8 @@ func (d *drive) touch(it *driveItem, now time.Time) {
 	it.modified = now
 }
 
+// touchFolder records that f's children changed (childCount, eTag) in the
+// current change sequence.
 func (d *drive) touchFolder(f *driveItem) {
 	if f == nil {
 		return
