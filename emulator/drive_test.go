@@ -410,6 +410,14 @@ func TestDriveFlavoursAndAddressing(t *testing.T) {
 	// /drives/{id}, with personal ids compared case-insensitively.
 	root := e.do(req{path: "/v1.0/drives/" + strings.ToLower(pid) + "/root?$select=id,root", token: Demo2Token}).json(t)
 	assert.True(t, strings.HasPrefix(root["id"].(string), pid+"!"))
+	escaped := e.do(req{path: "/v1.0/me/drive/items/" + strings.ReplaceAll(strings.ToLower(root["id"].(string)), "!", "%21") + "?$select=id", token: Demo2Token})
+	require.Equal(t, http.StatusOK, escaped.status, "an escaped '!' and a lower-case personal id: %s", escaped.body)
+	assert.Equal(t, root["id"], escaped.json(t)["id"])
+	batch := e.do(req{method: http.MethodPost, path: "/v1.0/$batch", token: Demo2Token,
+		body: `{"requests":[{"id":"1","method":"GET","url":"/me/drive/root/delta?$select=id,name&$top=3"}]}`})
+	require.Equal(t, http.StatusOK, batch.status, "%s", batch.body)
+	assert.Contains(t, string(batch.body), `"status":200`)
+	assert.Contains(t, string(batch.body), `delta(token='`)
 	res := e.do(req{path: "/v1.0/drives/" + url.PathEscape(business["id"].(string)) + "/root/children", token: Demo2Token})
 	assert.Equal(t, http.StatusNotFound, res.status, "someone else's drive: 404, as Graph answers without permission")
 
