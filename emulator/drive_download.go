@@ -369,7 +369,7 @@ func serveTicket(w http.ResponseWriter, r *http.Request, t *downloadTicket, igno
 	hd.Set("Accept-Ranges", "bytes")
 	hd.Set("ETag", t.etag)
 	hd.Set("Last-Modified", t.modified.UTC().Format(http.TimeFormat))
-	hd.Set("Content-Disposition", `attachment; filename="`+strings.NewReplacer(`"`, "", `\`, "").Replace(asciiOnly(t.name))+`"; filename*=UTF-8''`+url.PathEscape(t.name))
+	hd.Set("Content-Disposition", `attachment; filename="`+strings.NewReplacer(`"`, "", `\`, "").Replace(asciiOnly(t.name))+`"; filename*=UTF-8''`+rfc5987(t.name))
 	hd.Set("Cache-Control", "private")
 	start, length := int64(0), t.size
 	status := http.StatusOK
@@ -401,6 +401,24 @@ func serveTicket(w http.ResponseWriter, r *http.Request, t *downloadTicket, igno
 		src = DriveContentReader(t.seed, start, length)
 	}
 	_, _ = io.CopyBuffer(onlyWriter{w}, src, make([]byte, generatedChunk))
+}
+
+// rfc5987 percent-encodes s for a filename* parameter (RFC 8187
+// attr-char kept as is).
+func rfc5987(s string) string {
+	const keep = "!#$&+-.^_`|~"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte(keep, c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte("0123456789ABCDEF"[c>>4])
+		b.WriteByte("0123456789ABCDEF"[c&15])
+	}
+	return b.String()
 }
 
 func asciiOnly(s string) string {

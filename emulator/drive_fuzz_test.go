@@ -44,3 +44,16 @@ func FuzzParseSearchLiteral(f *testing.F) {
 		}
 	})
 }
+
+func TestRFC5987(t *testing.T) {
+	for in, want := range map[string]string{
+		"a b.txt":         "a%20b.txt",
+		"O'Brien (1).pdf": "O%27Brien%20%281%29.pdf",
+		"Résumé":          "R%C3%A9sum%C3%A9",
+		"a+b=c;d":         "a+b%3Dc%3Bd",
+	} {
+		if got := rfc5987(in); got != want {
+			t.Errorf("rfc5987(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
