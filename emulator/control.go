@@ -179,7 +179,7 @@ func (s *Server) CreateMailbox(spec MailboxSpec) (MailboxInfo, error) {
 		mb.delegates[strings.ToLower(d)] = true
 	}
 	if flavour != DriveBusiness {
-		mb.drive = newDrive(mb, flavour, s.opts.SyncStateCapacity)
+		mb.drive = newDrive(mb, flavour, s.opts.SyncStateCapacity, mb.drive.generation+1)
 	}
 	if spec.Seed == "demo" {
 		seedDemoMailbox(mb)

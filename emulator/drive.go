@@ -118,9 +118,9 @@ func (o *Options) normalizeDrive() error {
 // with Adele.
 func seedDemoDrives(demo, adele, shared *mailbox) {
 	seedDemoDrive(demo.drive)
-	adele.drive = newDrive(adele, DrivePersonal, adele.drive.capacity)
+	adele.drive = newDrive(adele, DrivePersonal, adele.drive.capacity, adele.drive.generation+1)
 	seedSmallDrive(adele.drive, "Adele")
-	shared.drive = newDrive(shared, DrivePersonal, shared.drive.capacity)
+	shared.drive = newDrive(shared, DrivePersonal, shared.drive.capacity, shared.drive.generation+1)
 	seedSmallDrive(shared.drive, "Support")
 	seedSharedFolder(shared, adele)
 }

@@ -149,7 +149,10 @@ func (s *Server) SetDrive(token string, spec DriveSpec) (DriveInfo, error) {
 	if err != nil {
 		return DriveInfo{}, err
 	}
-	d := newDrive(mb, flavour, s.opts.SyncStateCapacity)
+	mb.mu.RLock()
+	generation := mb.drive.generation + 1
+	mb.mu.RUnlock()
+	d := newDrive(mb, flavour, s.opts.SyncStateCapacity, generation)
 	if spec.Seed == "demo" {
 		seedDemoDrive(d)
 	}

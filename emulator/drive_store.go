@@ -113,6 +113,8 @@ type drive struct {
 	tombFlr  uint64
 	states   *syncStateCache
 	capacity int
+	// generation counts the drives the mailbox had before this one.
+	generation int
 	// clock records when each change sequence began, for timestamp
 	// tokens (business drives).
 	clock []seqTime
@@ -153,8 +155,11 @@ func (d *drive) seqAt(t time.Time) (uint64, bool) {
 	return seq, true
 }
 
-func newDrive(mb *mailbox, flavour string, syncCapacity int) *drive {
-	d := &drive{flavour: flavour, owner: mb, items: map[string]*driveItem{}, capacity: syncCapacity}
+// newDrive returns an empty drive of mb. generation counts the drives the
+// mailbox had, so a replaced drive's delta tokens never name states of
+// the new one.
+func newDrive(mb *mailbox, flavour string, syncCapacity, generation int) *drive {
+	d := &drive{flavour: flavour, owner: mb, items: map[string]*driveItem{}, capacity: syncCapacity, generation: generation}
 	sum := sha256.Sum256([]byte("drive:" + flavour + ":" + strings.ToLower(mb.upn)))
 	if flavour == DrivePersonal {
 		d.id = strings.ToUpper(hex.EncodeToString(sum[:8]))
@@ -162,7 +167,7 @@ func newDrive(mb *mailbox, flavour string, syncCapacity int) *drive {
 	} else {
 		d.id = "b!" + base64.RawURLEncoding.EncodeToString(append(sum[:], sum[:16]...))
 	}
-	d.states = newSyncStateCache(syncCapacity, "drivestate:"+d.id)
+	d.states = newSyncStateCache(syncCapacity, "drivestate:"+d.id+":"+strconv.Itoa(generation))
 	d.seq = 1
 	d.root = &driveItem{name: "root", isFolder: true, isRoot: true, created: seedEpoch.Add(-400 * 24 * time.Hour)}
 	d.root.modified = d.root.created

@@ -541,3 +541,13 @@ func TestDriveBusinessBeliefQuirks(t *testing.T) {
 	assert.Contains(t, personal, "parentReference", "personal drives are not affected")
 	assert.Equal(t, "text/plain", personal["file"].(map[string]any)["mimeType"])
 }
+
+func TestDriveReplacedDriveForgetsTokens(t *testing.T) {
+	e := newEnv(t, Options{Seed: SeedNone})
+	e.newDriveMailbox("d10", DriveBusiness)
+	_, link, _ := e.round("/v1.0/me/drive/root/delta?$select=id", "d10", nil)
+	e.control(http.MethodPut, "/mailboxes/d10/drive", `{"type":"business","seed":"demo"}`, http.StatusOK)
+	_, _, _ = e.round("/v1.0/me/drive/root/delta?$select=id", "d10", nil)
+	res := e.do(req{path: link, token: "d10"})
+	assert.Equal(t, http.StatusGone, res.status, "a token of the replaced drive is unknown, never another state: %s", res.body)
+}

@@ -259,7 +259,7 @@ func newMailbox(token, upn, displayName, objectID string, syncCapacity int) *mai
 	mb.mbxPart = idPartMailbox(mb.objectID)
 	mb.syncStates = newSyncStateCache(syncCapacity, "syncstate:"+token+":"+strings.ToLower(upn))
 	mb.addWellKnownFolders()
-	mb.drive = newDrive(mb, DriveBusiness, syncCapacity)
+	mb.drive = newDrive(mb, DriveBusiness, syncCapacity, 0)
 	return mb
 }
 
