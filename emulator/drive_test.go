@@ -551,3 +551,28 @@ func TestDriveReplacedDriveForgetsTokens(t *testing.T) {
 	res := e.do(req{path: link, token: "d10"})
 	assert.Equal(t, http.StatusGone, res.status, "a token of the replaced drive is unknown, never another state: %s", res.body)
 }
+
+func TestDriveDeltaEmptyPagesAndIgnoredTop(t *testing.T) {
+	e := newEnv(t, Options{Seed: SeedNone, Quirks: Quirks{EmptyPageEvery: 2}})
+	e.newDriveMailbox("d11", DrivePersonal)
+	next := "/v1.0/me/drive/root/delta?$select=id&$top=40"
+	empty, total := 0, 0
+	for {
+		p := e.page(req{path: next, token: "d11"})
+		total += len(p.Value)
+		if len(p.Value) == 0 && p.NextLink != "" {
+			empty++
+		}
+		if p.DeltaLink != "" {
+			break
+		}
+		next = p.NextLink
+	}
+	assert.Positive(t, empty, "empty pages that still carry a nextLink")
+	assert.Equal(t, len(e.treeIDs("d11")), total)
+
+	ignoring := newEnv(t, Options{Seed: SeedNone, Quirks: Quirks{DriveIgnoreTop: true}})
+	ignoring.newDriveMailbox("d12", DriveBusiness)
+	p := ignoring.page(req{path: "/v1.0/me/drive/root/delta?$select=id&$top=5", token: "d12"})
+	assert.Len(t, p.Value, DefaultDrivePageSize, "$top ignored")
+}
