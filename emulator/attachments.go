@@ -22,13 +22,17 @@ func writeAttachment(b *jsonBuf, a *attachment, sel fieldSet, context string) {
 		b.str(context)
 	}
 	b.key("@odata.type", &first)
-	b.raw(`"#microsoft.graph.fileAttachment"`)
-	b.key("@odata.mediaContentType", &first)
-	b.str(a.contentType)
+	b.raw(a.odataType())
+	if a.kind == "" {
+		b.key("@odata.mediaContentType", &first)
+		b.str(a.contentType)
+	}
 	b.key("id", &first)
 	b.str(a.id)
 	for i := 1; i < len(attachmentFieldNames); i++ {
-		if !sel.has(i) {
+		if !sel.has(i) || i >= 6 && a.kind != "" {
+			// contentId, contentLocation and contentBytes are
+			// fileAttachment properties.
 			continue
 		}
 		b.key(attachmentFieldNames[i], &first)
@@ -124,6 +128,10 @@ func (c *call) getAttachment(ref, attRef string, raw bool) {
 		} else {
 			c.fail(errItemNotFound())
 		}
+		return
+	}
+	if raw && att.kind == attachmentReference {
+		c.fail(newError(http.StatusMethodNotAllowed, "ErrorInvalidRequest", "The $value of a reference attachment cannot be read."))
 		return
 	}
 	if raw && att.generatedSeed != 0 {

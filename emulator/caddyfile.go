@@ -3,6 +3,7 @@ package emulator
 import (
 	"strconv"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -40,6 +41,26 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    sync_state_omit_location
 //	    empty_page_every         <n>
 //	    replay_every             <n>
+//	    download_origin          <scheme://host[:port]>
+//	    download_prefix          <path>
+//	    download_key             <base64>
+//	    download_url_lifetime    <duration>
+//	    download_only
+//	    drive_resync_code        resyncRequired|resyncApplyDifferences|resyncUploadDifferences|resyncChangesApplyDifferences|resyncChangesUploadDifferences|syncStateNotFound
+//	    drive_resync_omit_location
+//	    drive_delete_page_size   <n>|off
+//	    drive_ignore_top
+//	    drive_keep_deleted_facet
+//	    drive_omit_download_url
+//	    drive_content_direct
+//	    download_denied_status   401|403
+//	    download_ignore_range
+//	    download_redirects       <n>
+//	    download_redirect_origin <scheme://host[:port]>
+//	    drive_latest_link_keeps_token
+//	    drive_omit_mime_type
+//	    drive_sparse_search
+//	    drive_business_any_order
 //	}
 //
 // Every subdirective is optional; the defaults are those of the JSON
@@ -72,6 +93,13 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		if d.NextArg() {
 			return d.ArgErr()
 		}
+		return nil
+	}
+	flagArg := func(dst *bool) error {
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+		*dst = true
 		return nil
 	}
 	for d.NextBlock(0) {
@@ -116,6 +144,64 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			h.SyncStateOmitLocation = true
+		case "download_origin":
+			err = strArg(&h.DownloadOrigin)
+		case "download_prefix":
+			err = strArg(&h.DownloadPrefix)
+		case "download_key":
+			err = strArg(&h.DownloadKey)
+		case "download_url_lifetime":
+			var v string
+			if err = strArg(&v); err == nil {
+				dur, perr := caddy.ParseDuration(v)
+				if perr != nil || dur <= 0 {
+					return d.Errf("download_url_lifetime: invalid duration %q", v)
+				}
+				h.DownloadURLLifetime = caddy.Duration(dur)
+			}
+		case "drive_resync_code":
+			err = strArg(&h.DriveResyncCode)
+		case "drive_delete_page_size":
+			var v string
+			if err = strArg(&v); err == nil {
+				n, perr := strconv.Atoi(v)
+				switch {
+				case v == "off":
+					h.DriveDeletePageSize = -1
+				case perr != nil || n < 1:
+					return d.Errf("drive_delete_page_size: want a positive number or off, got %q", v)
+				default:
+					h.DriveDeletePageSize = n
+				}
+			}
+		case "download_denied_status":
+			err = intArg(&h.DownloadDeniedStatus)
+		case "download_only":
+			err = flagArg(&h.DownloadOnly)
+		case "drive_resync_omit_location":
+			err = flagArg(&h.DriveResyncOmitLocation)
+		case "drive_ignore_top":
+			err = flagArg(&h.DriveIgnoreTop)
+		case "drive_keep_deleted_facet":
+			err = flagArg(&h.DriveKeepDeletedFacet)
+		case "drive_omit_download_url":
+			err = flagArg(&h.DriveOmitDownloadURL)
+		case "drive_content_direct":
+			err = flagArg(&h.DriveContentDirect)
+		case "download_ignore_range":
+			err = flagArg(&h.DownloadIgnoreRange)
+		case "download_redirects":
+			err = intArg(&h.DownloadRedirects)
+		case "download_redirect_origin":
+			err = strArg(&h.DownloadRedirectOrigin)
+		case "drive_latest_link_keeps_token":
+			err = flagArg(&h.DriveLatestLinkKeepsToken)
+		case "drive_omit_mime_type":
+			err = flagArg(&h.DriveOmitMimeType)
+		case "drive_sparse_search":
+			err = flagArg(&h.DriveSparseSearch)
+		case "drive_business_any_order":
+			err = flagArg(&h.DriveBusinessAnyOrder)
 		case "empty_page_every":
 			err = intArg(&h.EmptyPageEvery)
 		case "replay_every":

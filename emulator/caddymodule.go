@@ -1,8 +1,11 @@
 package emulator
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -93,8 +96,98 @@ type Handler struct {
 	// as Graph may replay items. Default: 0 (off).
 	ReplayEvery int `json:"replay_every,omitempty"`
 
+	// DownloadOrigin is the scheme://host[:port] that drive download URLs
+	// point at, e.g. a second site running this module with download_only
+	// (and the same download_key). Default: the Graph site itself, which
+	// serves them under download_prefix.
+	DownloadOrigin string `json:"download_origin,omitempty"`
+
+	// DownloadPrefix is the path prefix of the download host.
+	// Default: /_download.
+	DownloadPrefix string `json:"download_prefix,omitempty"`
+
+	// DownloadKey (base64) signs download URLs; instances that serve each
+	// other's URLs need the same key. Default: a key shared by every
+	// instance in the process.
+	DownloadKey string `json:"download_key,omitempty"`
+
+	// DownloadURLLifetime is how long a download URL works. Default: 1h.
+	DownloadURLLifetime caddy.Duration `json:"download_url_lifetime,omitempty"`
+
+	// DownloadOnly makes this instance only the download host (download
+	// URLs under download_prefix, POST {control_prefix}/download-urls/expire
+	// and GET|DELETE {control_prefix}/download-requests):
+	// no mailboxes, no Graph surface. Default: false.
+	DownloadOnly bool `json:"download_only,omitempty"`
+
+	// DriveResyncCode is the error of an expired drive delta token:
+	// resyncRequired, resyncApplyDifferences (inner code under
+	// resyncRequired), resyncUploadDifferences, resyncChangesApplyDifferences,
+	// resyncChangesUploadDifferences or syncStateNotFound.
+	// Default: resyncRequired.
+	DriveResyncCode string `json:"drive_resync_code,omitempty"`
+
+	// DriveResyncOmitLocation drops the Location header from those 410s.
+	// Default: false.
+	DriveResyncOmitLocation bool `json:"drive_resync_omit_location,omitempty"`
+
+	// DriveDeletePageSize ends a drive delta page after this many items
+	// once half are deletions; -1 turns it off. Default: 7.
+	DriveDeletePageSize int `json:"drive_delete_page_size,omitempty"`
+
+	// DriveIgnoreTop makes drive delta ignore $top. Default: false.
+	DriveIgnoreTop bool `json:"drive_ignore_top,omitempty"`
+
+	// DriveKeepDeletedFacet keeps the deleted facet on delta tombstones
+	// when $select does not name it. Default: false (dropped).
+	DriveKeepDeletedFacet bool `json:"drive_keep_deleted_facet,omitempty"`
+
+	// DriveOmitDownloadURL leaves @microsoft.graph.downloadUrl out unless
+	// $select names it. Default: false.
+	DriveOmitDownloadURL bool `json:"drive_omit_download_url,omitempty"`
+
+	// DriveContentDirect answers /content with 200 and the bytes instead
+	// of a 302. Default: false.
+	DriveContentDirect bool `json:"drive_content_direct,omitempty"`
+
+	// DownloadDeniedStatus is the download host's status for an expired
+	// or altered URL or a request carrying Authorization: 401 or 403.
+	// Default: 401.
+	DownloadDeniedStatus int `json:"download_denied_status,omitempty"`
+
+	// DownloadIgnoreRange answers Range requests with the whole file.
+	// Default: false.
+	DownloadIgnoreRange bool `json:"download_ignore_range,omitempty"`
+
+	// DownloadRedirects makes the download host answer each URL with this
+	// many 302 hops (0–20) before the content. Default: 0.
+	DownloadRedirects int `json:"download_redirects,omitempty"`
+
+	// DownloadRedirectOrigin is where those hops point
+	// (scheme://host[:port]). Default: the download host itself.
+	DownloadRedirectOrigin string `json:"download_redirect_origin,omitempty"`
+
+	// DriveBusinessAnyOrder lets business drives sort children by
+	// lastModifiedDateTime and size too. Default: false (name only).
+	DriveBusinessAnyOrder bool `json:"drive_business_any_order,omitempty"`
+
+	// DriveOmitMimeType leaves file.mimeType out on business drives.
+	// Default: false.
+	DriveOmitMimeType bool `json:"drive_omit_mime_type,omitempty"`
+
+	// DriveSparseSearch leaves createdBy, lastModifiedBy and
+	// parentReference out of business search results. Default: false.
+	DriveSparseSearch bool `json:"drive_sparse_search,omitempty"`
+
+	// DriveLatestLinkKeepsToken keeps token=latest in the links of a delta
+	// started with it, ahead of the new token. Default: false.
+	DriveLatestLinkKeepsToken bool `json:"drive_latest_link_keeps_token,omitempty"`
+
 	server *Server
-	logger *zap.Logger
+	// downloads and controlPrefix are set in download_only mode.
+	downloads     *DownloadHandler
+	controlPrefix string
+	logger        *zap.Logger
 }
 
 // CaddyModule returns the Caddy module information.
@@ -119,20 +212,74 @@ func (h *Handler) options() Options {
 		BatchItemConcurrency: h.BatchItemConcurrency,
 		DefaultPageSize:      h.DefaultPageSize,
 		Quirks: Quirks{
-			BatchThrottle:         h.BatchThrottle,
-			SyncStateCode:         h.SyncStateCode,
-			SyncStateStatus:       h.SyncStateStatus,
-			SyncStateOmitLocation: h.SyncStateOmitLocation,
-			EmptyPageEvery:        h.EmptyPageEvery,
-			ReplayEvery:           h.ReplayEvery,
+			BatchThrottle:             h.BatchThrottle,
+			SyncStateCode:             h.SyncStateCode,
+			SyncStateStatus:           h.SyncStateStatus,
+			SyncStateOmitLocation:     h.SyncStateOmitLocation,
+			EmptyPageEvery:            h.EmptyPageEvery,
+			ReplayEvery:               h.ReplayEvery,
+			DriveResyncCode:           h.DriveResyncCode,
+			DriveResyncOmitLocation:   h.DriveResyncOmitLocation,
+			DriveDeletePageSize:       h.DriveDeletePageSize,
+			DriveIgnoreTop:            h.DriveIgnoreTop,
+			DriveKeepDeletedFacet:     h.DriveKeepDeletedFacet,
+			DriveOmitDownloadURL:      h.DriveOmitDownloadURL,
+			DriveContentDirect:        h.DriveContentDirect,
+			DownloadDeniedStatus:      h.DownloadDeniedStatus,
+			DownloadIgnoreRange:       h.DownloadIgnoreRange,
+			DownloadRedirects:         h.DownloadRedirects,
+			DownloadRedirectOrigin:    h.DownloadRedirectOrigin,
+			DriveLatestLinkKeepsToken: h.DriveLatestLinkKeepsToken,
+			DriveOmitMimeType:         h.DriveOmitMimeType,
+			DriveSparseSearch:         h.DriveSparseSearch,
+			DriveBusinessAnyOrder:     h.DriveBusinessAnyOrder,
 		},
+		DownloadOrigin:      h.DownloadOrigin,
+		DownloadPrefix:      h.DownloadPrefix,
+		DownloadURLLifetime: time.Duration(h.DownloadURLLifetime),
 	}
+}
+
+// downloadKey decodes DownloadKey.
+func (h *Handler) downloadKey() ([]byte, error) {
+	if h.DownloadKey == "" {
+		return nil, nil
+	}
+	k, err := base64.RawStdEncoding.DecodeString(strings.TrimRight(h.DownloadKey, "="))
+	if err != nil {
+		k, err = base64.RawURLEncoding.DecodeString(strings.TrimRight(h.DownloadKey, "="))
+	}
+	if err != nil || len(k) < 16 {
+		return nil, fmt.Errorf("download_key must be base64 of at least 16 bytes")
+	}
+	return k, nil
 }
 
 // Provision builds the emulator with fresh mailboxes.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
-	srv, err := NewServer(h.options())
+	key, err := h.downloadKey()
+	if err != nil {
+		return err
+	}
+	opts := h.options()
+	opts.DownloadKey = key
+	if h.DownloadOnly {
+		if err := opts.normalize(); err != nil {
+			return fmt.Errorf("configuring graph emulator: %v", err)
+		}
+		dl, err := NewDownloadHandler(DownloadOptions{Prefix: opts.DownloadPrefix, Key: key,
+			DeniedStatus: opts.Quirks.DownloadDeniedStatus, IgnoreRange: opts.Quirks.DownloadIgnoreRange,
+			Redirects: opts.Quirks.DownloadRedirects, RedirectOrigin: opts.Quirks.DownloadRedirectOrigin})
+		if err != nil {
+			return fmt.Errorf("configuring graph emulator download host: %v", err)
+		}
+		h.downloads = dl
+		h.controlPrefix = opts.ControlPrefix
+		h.logger.Info("graph emulator download host ready", zap.String("download_prefix", opts.DownloadPrefix))
+		return nil
+	}
+	srv, err := NewServer(opts)
 	if err != nil {
 		return fmt.Errorf("configuring graph emulator: %v", err)
 	}
@@ -146,6 +293,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 
 // Validate checks the configuration without side effects.
 func (h *Handler) Validate() error {
+	if _, err := h.downloadKey(); err != nil {
+		return err
+	}
 	opts := h.options()
 	return opts.normalize()
 }
@@ -156,6 +306,18 @@ func (h *Handler) Server() *Server { return h.server }
 // ServeHTTP answers Graph and control API requests and passes everything
 // else to next.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if h.downloads != nil {
+		switch {
+		case h.downloads.Handles(r):
+			h.downloads.ServeHTTP(w, r)
+			return nil
+		case hasPathPrefix(r.URL.EscapedPath(), h.controlPrefix):
+			if serveDownloadControl(w, r, h.downloads, strings.TrimPrefix(r.URL.EscapedPath(), h.controlPrefix)) {
+				return nil
+			}
+		}
+		return next.ServeHTTP(w, r)
+	}
 	if h.server == nil || !h.server.Handles(r) {
 		return next.ServeHTTP(w, r)
 	}

@@ -25,6 +25,9 @@ type graphError struct {
 	headers map[string]string
 	// noInnerError omits innerError, as some Outlook errors do.
 	noInnerError bool
+	// innerCode, when set, is written as innerError.code (OneDrive's
+	// nested error codes).
+	innerCode string
 }
 
 func newError(status int, code, message string) *graphError {
@@ -77,7 +80,13 @@ func writeError(w http.ResponseWriter, e *graphError, requestID, clientRequestID
 	b.raw(`,"message":`)
 	b.str(e.message)
 	if !e.noInnerError {
-		b.raw(`,"innerError":{"date":`)
+		b.raw(`,"innerError":{`)
+		if e.innerCode != "" {
+			b.raw(`"code":`)
+			b.str(e.innerCode)
+			b.byte1(',')
+		}
+		b.raw(`"date":`)
 		b.str(now.UTC().Format("2006-01-02T15:04:05"))
 		b.raw(`,"request-id":`)
 		b.str(requestID)

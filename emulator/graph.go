@@ -257,6 +257,8 @@ func (c *call) resolvePrincipal(segs []string) ([]string, bool) {
 		c.mb = mb
 		c.principal = "users/" + url.PathEscape(user)
 		return segs[2:], true
+	case "drives":
+		return c.resolveDrives(segs)
 	}
 	c.fail(errSegmentNotFound(segs[0]))
 	return nil, false
@@ -318,6 +320,8 @@ func (c *call) route(segs []string) {
 		c.routeCalendar(segs)
 	case eq(segs[0], "contacts"):
 		c.routeContacts(segs[1:])
+	case eq(segs[0], "drive"):
+		c.routeDrive(segs[1:])
 	case eq(segs[0], "sendMail") && len(segs) == 1:
 		if m != http.MethodPost {
 			c.fail(errMethodNotAllowed())

@@ -320,8 +320,9 @@ func cloneMessage(m *message, now time.Time) *message {
 }
 
 // listMessages lists a folder's messages (or, with folderRef nil, the
-// whole mailbox's), newest first, with $top/$skip paging, $select and a
-// receivedDateTime $filter.
+// whole mailbox's), newest first, with $top/$skip paging, $select, a
+// receivedDateTime/hasAttachments $filter and $expand=attachments (see
+// message_query.go).
 func (c *call) listMessages(folderRef *string) {
 	sel, gerr := c.messageSelect()
 	if gerr != nil {
@@ -333,18 +334,19 @@ func (c *call) listMessages(folderRef *string) {
 		c.fail(gerr)
 		return
 	}
-	op, at, gerr := parseReceivedFilter(c.query["$filter"])
+	lq, gerr := c.parseMessageListQuery()
 	if gerr != nil {
 		c.fail(gerr)
 		return
 	}
+	op, at := lq.op, lq.at
 	searchValue, searching := c.query["$search"]
 	terms, gerr := parseSearch(searchValue, searching)
 	if gerr != nil {
 		c.fail(gerr)
 		return
 	}
-	if searching && op != "" {
+	if searching && (op != "" || lq.hasAttachments != nil) {
 		c.fail(errBadRequest("The query parameter '$filter' is not supported with '$search'."))
 		return
 	}
@@ -368,6 +370,9 @@ func (c *call) listMessages(folderRef *string) {
 	if op != "" {
 		msgs = filterPrefix(msgs, op, at)
 	}
+	if lq.hasAttachments != nil {
+		msgs = filterHasAttachments(msgs, *lq.hasAttachments)
+	}
 	if searching {
 		msgs = searchMessages(msgs, terms)
 	}
@@ -386,6 +391,9 @@ func (c *call) listMessages(folderRef *string) {
 			b.byte1(',')
 		}
 		writeMessage(b, msgs[i], sel, o)
+		if lq.expand {
+			writeExpandedAttachments(b, msgs[i], lq.expandSel)
+		}
 	}
 	b.raw(`]}`)
 	c.reply(http.StatusOK, b.b)

@@ -80,6 +80,19 @@ type Options struct {
 	Quirks Quirks
 	// Now returns the current time; default time.Now. Tests may fix it.
 	Now func() time.Time
+	// DownloadOrigin is the scheme://host[:port] that downloadUrls point
+	// at: a separate download host (a DownloadHandler with the same key).
+	// Default: the origin of the Graph request, whose download host this
+	// Server serves under DownloadPrefix.
+	DownloadOrigin string
+	// DownloadPrefix is the path prefix of the download host. Default
+	// "/_download".
+	DownloadPrefix string
+	// DownloadKey signs download URLs. Default: a key shared by every
+	// emulator in this process.
+	DownloadKey []byte
+	// DownloadURLLifetime is how long a download URL works. Default 1h.
+	DownloadURLLifetime time.Duration
 }
 
 // Quirks select Graph behaviours that GRAPH_FACTS marks as CONFLICT or
@@ -101,6 +114,57 @@ type Quirks struct {
 	// ReplayEvery repeats every Nth message of a delta round at the end of
 	// the round (a duplicate, as Graph may send). 0 (default) is off.
 	ReplayEvery int
+	// DriveResyncCode is the error of an unknown or expired drive delta
+	// token (FILES_FACTS 1): one of the DriveResync* values. Default
+	// DriveResyncRequired.
+	DriveResyncCode string
+	// DriveResyncOmitLocation drops the Location header (a fresh delta URL)
+	// from those 410s. Default false (Location is sent, as the docs say).
+	DriveResyncOmitLocation bool
+	// DriveDeletePageSize ends a drive delta page after this many items
+	// once half of them are deletions ("pages of about 7 items when mostly
+	// deletes"). 0 means 7; negative turns it off.
+	DriveDeletePageSize int
+	// DriveIgnoreTop makes drive delta ignore $top. Default false.
+	DriveIgnoreTop bool
+	// DriveKeepDeletedFacet keeps the deleted facet on drive delta
+	// tombstones when $select does not name it. Default false: the facet
+	// is dropped, as the device contract expects of Graph.
+	DriveKeepDeletedFacet bool
+	// DriveOmitDownloadURL leaves @microsoft.graph.downloadUrl out unless
+	// $select names it. Default false (files carry it).
+	DriveOmitDownloadURL bool
+	// DriveContentDirect answers /content with 200 and the bytes instead
+	// of a 302 to the download host. Default false.
+	DriveContentDirect bool
+	// DownloadDeniedStatus is the status of the download host for an
+	// expired or altered URL or a request with Authorization: 401
+	// (default) or 403.
+	DownloadDeniedStatus int
+	// DownloadIgnoreRange makes the download host answer Range requests
+	// with the whole file (200). Default false.
+	DownloadIgnoreRange bool
+	// DownloadRedirects makes the download host answer each URL with this
+	// many 302 hops before the content (0–20). Default 0.
+	DownloadRedirects int
+	// DownloadRedirectOrigin is where those hops point (scheme://host[:port]);
+	// default the download host itself.
+	DownloadRedirectOrigin string
+	// DriveOmitMimeType leaves file.mimeType out on business drives (a
+	// 2017 note says they may). Default false.
+	DriveOmitMimeType bool
+	// DriveSparseSearch leaves createdBy, lastModifiedBy and
+	// parentReference out of business search results (a 2017 note).
+	// Default false.
+	DriveSparseSearch bool
+	// DriveBusinessAnyOrder lets business drives sort children by
+	// lastModifiedDateTime and size too (the 2017 note that they sort by
+	// name only is unconfirmed). Default false: name only.
+	DriveBusinessAnyOrder bool
+	// DriveLatestLinkKeepsToken keeps token=latest in the links of a delta
+	// started with it, ahead of the new token, so a client that replays
+	// such a link as it is starts from "latest" again. Default false.
+	DriveLatestLinkKeepsToken bool
 }
 
 // Server is the emulator: an http.Handler serving the Graph surface under
@@ -116,6 +180,8 @@ type Server struct {
 
 	faults   *faultSet
 	requests *requestLog
+	// downloads is the download host served under DownloadPrefix.
+	downloads *DownloadHandler
 }
 
 // NewServer returns a Server configured by opts, seeded per opts.Seed.
@@ -131,6 +197,13 @@ func NewServer(opts Options) (*Server, error) {
 		faults:     &faultSet{},
 		requests:   newRequestLog(opts.RequestLogSize),
 	}
+	dl, err := NewDownloadHandler(DownloadOptions{Prefix: opts.DownloadPrefix, Key: opts.DownloadKey,
+		DeniedStatus: opts.Quirks.DownloadDeniedStatus, IgnoreRange: opts.Quirks.DownloadIgnoreRange, Now: opts.Now,
+		Redirects: opts.Quirks.DownloadRedirects, RedirectOrigin: opts.Quirks.DownloadRedirectOrigin})
+	if err != nil {
+		return nil, err
+	}
+	s.downloads = dl
 	if opts.Seed == SeedDemo {
 		s.seedDemo()
 	}
@@ -206,7 +279,7 @@ func (o *Options) normalize() error {
 	if q.EmptyPageEvery < 0 || q.ReplayEvery < 0 {
 		return fmt.Errorf("empty_page_every and replay_every must not be negative")
 	}
-	return nil
+	return o.normalizeDrive()
 }
 
 // Options returns the effective options (defaults filled in).
@@ -220,6 +293,7 @@ func (s *Server) seedDemo() {
 	shared := newMailbox(SharedToken, SharedUPN, "Shared Support", SharedObjectID, s.opts.SyncStateCapacity)
 	shared.delegates[strings.ToLower(DemoUPN)] = true
 	seedSmallMailbox(shared, 20, 3)
+	seedDemoDrives(demo, adele, shared)
 	for _, mb := range []*mailbox{demo, adele, shared} {
 		s.register(mb)
 	}
@@ -254,7 +328,7 @@ func (s *Server) mailboxByUser(user string) *mailbox {
 // or control API); the Caddy module passes other requests on.
 func (s *Server) Handles(r *http.Request) bool {
 	p := r.URL.EscapedPath()
-	return hasPathPrefix(p, s.opts.BasePath) || hasPathPrefix(p, s.opts.ControlPrefix)
+	return hasPathPrefix(p, s.opts.BasePath) || hasPathPrefix(p, s.opts.ControlPrefix) || s.downloads.Handles(r)
 }
 
 func hasPathPrefix(p, prefix string) bool {
@@ -269,6 +343,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveControl(w, r, strings.TrimPrefix(p, s.opts.ControlPrefix))
 	case hasPathPrefix(p, s.opts.BasePath):
 		s.serveGraph(w, r, false)
+	case s.downloads.Handles(r):
+		s.downloads.ServeHTTP(w, r)
 	default:
 		w.Header().Set("request-id", newUUID())
 		writeError(w, errBadRequest("Invalid version."), w.Header().Get("request-id"), r.Header.Get("client-request-id"), s.opts.Now())

@@ -28,6 +28,29 @@ type attachment struct {
 	// generatedSeed, when non-zero, means the bytes are produced by
 	// generateAttachmentBytes(generatedSeed, size) instead of stored.
 	generatedSeed uint64
+	// kind is "" (a fileAttachment), attachmentItem or attachmentReference.
+	kind string
+}
+
+// Attachment kinds besides file attachments.
+const (
+	// attachmentItem is an itemAttachment (a mail, event or contact); its
+	// $value is MIME text.
+	attachmentItem = "item"
+	// attachmentReference is a referenceAttachment (a cloud link); its
+	// $value answers 405.
+	attachmentReference = "reference"
+)
+
+// odataType is the attachment's @odata.type, quoted.
+func (a *attachment) odataType() string {
+	switch a.kind {
+	case attachmentItem:
+		return `"#microsoft.graph.itemAttachment"`
+	case attachmentReference:
+		return `"#microsoft.graph.referenceAttachment"`
+	}
+	return `"#microsoft.graph.fileAttachment"`
 }
 
 // bytes returns the attachment content.
@@ -214,6 +237,8 @@ type mailbox struct {
 
 	// pim holds the calendar and contacts; guarded by mu.
 	pim pimStore
+	// drive is the user's OneDrive; guarded by mu.
+	drive *drive
 }
 
 func newMailbox(token, upn, displayName, objectID string, syncCapacity int) *mailbox {
@@ -234,6 +259,7 @@ func newMailbox(token, upn, displayName, objectID string, syncCapacity int) *mai
 	mb.mbxPart = idPartMailbox(mb.objectID)
 	mb.syncStates = newSyncStateCache(syncCapacity, "syncstate:"+token+":"+strings.ToLower(upn))
 	mb.addWellKnownFolders()
+	mb.drive = newDrive(mb, DriveBusiness, syncCapacity, 0)
 	return mb
 }
 

@@ -21,6 +21,7 @@ const (
 	deltaFolders
 	deltaEvents
 	deltaContacts
+	deltaDrive
 )
 
 // roundItem is one entry of a delta round: a message (rendered with its
@@ -33,6 +34,10 @@ type roundItem struct {
 	event    *event
 	occStart time.Time
 	contact  *contact
+	// driveItem is a drive item (rendered with its state at page time);
+	// driveTomb a deleted one.
+	driveItem *driveItem
+	driveTomb *driveTombstone
 	// removed entries carry the ids the client knew.
 	removed     bool
 	restID      string
@@ -76,6 +81,8 @@ type syncState struct {
 	// baseline is set for deltatokens: the next round reports changes after it.
 	baseline uint64
 	isDelta  bool
+	// drive holds the options of a drive delta.
+	drive *driveDeltaOptions
 }
 
 // syncStateCache is a bounded LRU of sync states of one mailbox. A token
