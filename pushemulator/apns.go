@@ -351,7 +351,9 @@ func (a *apnsService) checkProviderToken(o *Options, token, remoteAddr string, n
 		return http.StatusForbidden, ReasonExpiredProviderToken
 	}
 	if o.APNsTokenUpdateInterval > 0 {
-		digest := sha256.Sum256([]byte(token))
+		// A token is identified by its claims: ES256 signatures are
+		// randomized, so a re-signed token with the same iat is no update.
+		digest := sha256.Sum256([]byte(t.kid + "\x00" + iss + "\x00" + strconv.FormatInt(iat, 10)))
 		a.mu.Lock()
 		defer a.mu.Unlock()
 		prev, seen := a.connTokens[remoteAddr]
