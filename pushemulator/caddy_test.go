@@ -57,6 +57,9 @@ func TestThroughCaddy(t *testing.T) {
 	http_port %[2]d
 	https_port %[3]d
 	grace_period 1ns
+	log default {
+		output discard
+	}
 }
 
 %[4]s {

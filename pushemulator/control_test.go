@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -182,3 +184,47 @@ func TestFaultDelayEndsWithTheClient(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestConcurrentPushes drives all services at once; run under -race.
+func TestConcurrentPushes(t *testing.T) {
+	s, clock := newTestServer(t, Options{})
+	token := accessToken(t, s, clock.Now())
+	sub := newSubscription(t, s, "")
+	client := webPushClient{key: testOtherECKey}
+	require.NoError(t, s.AddFault(FaultRule{Service: ServiceAPNs, Status: 503, Count: ptr(10)}))
+	requests := make([]*http.Request, 0, 150)
+	for i := range 50 {
+		apns := apnsRequest(t, clock.Now())
+		apns.RemoteAddr = "192.0.2.1:" + strconv.Itoa(40000+i)
+		requests = append(requests, apns, sendRequest(token, DefaultFCMProject, dataMessage), client.push(t, sub, `{"k":"mail"}`, clock.Now()))
+	}
+	var wg sync.WaitGroup
+	codes := make([]int, len(requests))
+	for i, r := range requests {
+		wg.Go(func() { codes[i] = serve(s, r).Code })
+	}
+	wg.Go(func() { control(s, http.MethodGet, "/sent", "") })
+	wg.Go(func() { control(s, http.MethodGet, "/stats", "") })
+	wg.Wait()
+	unavailable := 0
+	for _, c := range codes {
+		if c == http.StatusServiceUnavailable {
+			unavailable++
+		}
+	}
+	assert.Equal(t, 10, unavailable, "each fault firing is used once")
+	assert.Len(t, s.Sent(PushFilter{DeliveredOnly: true}), 140)
+	assert.Equal(t, ServiceStats{Requests: 50, Connections: 50}, s.Stats()[ServiceAPNs])
+}
+
+func TestConfiguredOriginIsTheVAPIDAudience(t *testing.T) {
+	s, clock := newTestServer(t, Options{Origin: "https://push.example:8443"})
+	sub := newSubscription(t, s, "")
+	require.Equal(t, "https://push.example:8443/wp/"+sub.ID, sub.Endpoint)
+	client := webPushClient{key: testOtherECKey}
+	r := client.push(t, WebPushSubscription{Endpoint: testOrigin + "/wp/" + sub.ID, Keys: sub.Keys}, "{}", clock.Now())
+	assert.Equal(t, http.StatusForbidden, serve(s, r).Code, "the request's Host is not the configured origin")
+	r = client.push(t, WebPushSubscription{Endpoint: testOrigin + "/wp/" + sub.ID, Keys: sub.Keys}, "{}", clock.Now())
+	r.Header.Set("Authorization", client.authorization(t, map[string]any{"aud": "https://push.example:8443", "exp": clock.Now().Add(time.Hour).Unix(), "sub": "mailto:a@b.example"}))
+	assert.Equal(t, http.StatusCreated, serve(s, r).Code)
+}
