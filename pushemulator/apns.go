@@ -180,7 +180,7 @@ func writeAPNsReason(w http.ResponseWriter, status int, reason string, timestamp
 // serveAPNs answers POST /3/device/{token}.
 func (s *Server) serveAPNs(w http.ResponseWriter, r *http.Request) {
 	now := s.opts.Now()
-	rec := Push{Service: ServiceAPNs, Proto: r.Proto, Time: now, Headers: recordHeaders(r, apnsRecordedHeaders...)}
+	rec := Push{Service: ServiceAPNs, Proto: r.Proto, Host: r.Host, Time: now, Headers: recordHeaders(r, apnsRecordedHeaders...)}
 	apnsID := r.Header.Get("apns-id")
 	if !validUUID(apnsID) {
 		apnsID = newUUID()
@@ -257,6 +257,13 @@ func (s *Server) serveAPNs(w http.ResponseWriter, r *http.Request) {
 		answer(http.StatusBadRequest, ReasonBadDeviceToken, 0)
 		return
 	}
+	rec.Environment = s.apnsEnvironment(r)
+	if env, bound := s.apnsTokenEnvironment(rec.Target); bound && env != rec.Environment {
+		// A token of the other environment is a bad token (Apple: "valid
+		// for the other environment").
+		answer(http.StatusBadRequest, ReasonBadDeviceToken, 0)
+		return
+	}
 	pushType := r.Header.Get("apns-push-type")
 	switch pushType {
 	case "alert", "background":
@@ -325,6 +332,56 @@ func (s *Server) serveAPNs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	answer(http.StatusOK, "", 0)
+}
+
+// APNs environments.
+const (
+	// EnvironmentProduction is api.push.apple.com.
+	EnvironmentProduction = "production"
+	// EnvironmentSandbox is api.sandbox.push.apple.com.
+	EnvironmentSandbox = "sandbox"
+)
+
+// apnsEnvironment is the environment r reached, by its host.
+func (s *Server) apnsEnvironment(r *http.Request) string {
+	host := strings.ToLower(r.Host)
+	name := host
+	if i := strings.LastIndexByte(host, ':'); i > strings.LastIndexByte(host, ']') {
+		name = host[:i]
+	}
+	for _, h := range s.opts.APNsSandboxHosts {
+		if h == host || h == name {
+			return EnvironmentSandbox
+		}
+	}
+	return EnvironmentProduction
+}
+
+// apnsTokenEnvironment returns the environment a token was bound to.
+func (s *Server) apnsTokenEnvironment(token string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	env, ok := s.apnsEnvs[token]
+	return env, ok
+}
+
+// SetAPNsTokenEnvironment binds a device token to one environment: pushes
+// to it through the other environment answer 400 BadDeviceToken, as APNs
+// does for a token of the other environment.
+func (s *Server) SetAPNsTokenEnvironment(token, environment string) error {
+	if !validDeviceToken(token) {
+		return controlErr(http.StatusBadRequest, "token must be hex of even length, 16 to 400 digits")
+	}
+	if environment != EnvironmentProduction && environment != EnvironmentSandbox {
+		return controlErr(http.StatusBadRequest, `environment must be "production" or "sandbox"`)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.apnsEnvs) >= 100000 {
+		return controlErr(http.StatusInsufficientStorage, "too many bound tokens")
+	}
+	s.apnsEnvs[strings.ToLower(token)] = environment
+	return nil
 }
 
 // checkProviderToken verifies the provider JWT; a non-zero status is the

@@ -247,3 +247,34 @@ func TestAPNsPublicKeyFileAndGeneratedKeyFile(t *testing.T) {
 	_, err = NewServer(Options{APNsPublicKeyFile: dir + "/missing.pem"})
 	assert.ErrorContains(t, err, "apns_public_key_file")
 }
+
+func TestAPNsEnvironments(t *testing.T) {
+	s, clock := newTestServer(t, Options{APNsSandboxHosts: []string{"Sandbox.push.test", "127.0.0.1:7446"}})
+	sandbox := apnsRequest(t, clock.Now())
+	sandbox.Host = "sandbox.push.test:443"
+	require.Equal(t, http.StatusOK, serve(s, sandbox).Code)
+	byPort := apnsRequest(t, clock.Now())
+	byPort.Host = "127.0.0.1:7446"
+	require.Equal(t, http.StatusOK, serve(s, byPort).Code)
+	otherPort := apnsRequest(t, clock.Now())
+	otherPort.Host = "127.0.0.1:7445"
+	require.Equal(t, http.StatusOK, serve(s, otherPort).Code)
+	sent := s.Sent(PushFilter{})
+	require.Len(t, sent, 3)
+	assert.Equal(t, []string{EnvironmentSandbox, EnvironmentSandbox, EnvironmentProduction},
+		[]string{sent[0].Environment, sent[1].Environment, sent[2].Environment})
+	assert.Equal(t, "sandbox.push.test:443", sent[0].Host)
+
+	// A token of the production environment is a bad token in the sandbox.
+	w := control(s, http.MethodPost, "/apns/tokens", `{"token":"`+strings.ToUpper(testDeviceToken)+`","environment":"production"}`)
+	require.Equal(t, http.StatusNoContent, w.Code, w.Body.String())
+	sandbox = apnsRequest(t, clock.Now())
+	sandbox.Host = "sandbox.push.test"
+	w = serve(s, sandbox)
+	require.Equal(t, http.StatusBadRequest, w.Code)
+	assert.JSONEq(t, `{"reason":"BadDeviceToken"}`, w.Body.String())
+	assert.Equal(t, http.StatusOK, serve(s, apnsRequest(t, clock.Now())).Code)
+
+	assert.Equal(t, http.StatusBadRequest, control(s, http.MethodPost, "/apns/tokens", `{"token":"`+testDeviceToken+`","environment":"staging"}`).Code)
+	assert.Equal(t, http.StatusBadRequest, control(s, http.MethodPost, "/apns/tokens", `{"token":"xyz","environment":"sandbox"}`).Code)
+}

@@ -32,6 +32,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    apns_topic                 <bundle id>    # default com.example.devicebridge
 //	    apns_public_key_file       <PEM path>     # default none
 //	    apns_key_file              <.p8 path>     # default none (key in memory)
+//	    apns_sandbox_hosts         <host[:port]>...  # default none (all production)
 //	    apns_allow_http1                          # default off (HTTP/2 only)
 //	    apns_token_update_interval <duration>|off # default 20m
 //	    apns_max_payload           <bytes>        # default 4096
@@ -119,6 +120,11 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = strArg(&h.APNsPublicKeyFile)
 		case "apns_key_file":
 			err = strArg(&h.APNsKeyFile)
+		case "apns_sandbox_hosts":
+			h.APNsSandboxHosts = append(h.APNsSandboxHosts, d.RemainingArgs()...)
+			if len(h.APNsSandboxHosts) == 0 {
+				return d.ArgErr()
+			}
 		case "apns_allow_http1":
 			if d.NextArg() {
 				return d.ArgErr()

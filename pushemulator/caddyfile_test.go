@@ -18,6 +18,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		apns_team_id TEAM123456
 		apns_topic com.example.mail
 		apns_key_file /tmp/AuthKey.p8
+		apns_sandbox_hosts 127.0.0.1:8445 sandbox.localhost
 		apns_allow_http1
 		apns_token_update_interval off
 		apns_max_payload 5120
@@ -38,7 +39,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 	assert.Equal(t, Handler{
 		ControlPrefix: "/_pe", Origin: "https://localhost:8445",
 		APNsKeyID: "ABCDE12345", APNsTeamID: "TEAM123456", APNsTopic: "com.example.mail", APNsKeyFile: "/tmp/AuthKey.p8",
-		APNsAllowHTTP1: true, APNsTokenUpdateInterval: -1, APNsMaxPayload: 5120,
+		APNsSandboxHosts: []string{"127.0.0.1:8445", "sandbox.localhost"}, APNsAllowHTTP1: true, APNsTokenUpdateInterval: -1, APNsMaxPayload: 5120,
 		FCMProject: "demo-project", FCMClientEmail: "push@demo-project.iam.gserviceaccount.com", FCMCredentialsFile: "/tmp/sa.json",
 		FCMTokenPath: "/oauth2/token", FCMTokenLifetime: caddy.Duration(30 * time.Minute), FCMMaxPayload: 2048,
 		WebPushPath: "/push", WebPushMaxBody: 8192, WebPushMaxSubscriptions: 50, RecordLimit: 20,
@@ -64,6 +65,7 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		"push_emulator {\n fcm_token_lifetime soon\n}",
 		"push_emulator {\n fcm_token_lifetime off\n}",
 		"push_emulator {\n apns_allow_http1 yes\n}",
+		"push_emulator {\n apns_sandbox_hosts\n}",
 	} {
 		var h Handler
 		assert.Error(t, h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(in)), in)

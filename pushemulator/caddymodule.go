@@ -57,6 +57,11 @@ type Handler struct {
 	// generated in memory, handed out by the control API).
 	APNsKeyFile string `json:"apns_key_file,omitempty"`
 
+	// APNsSandboxHosts are the hosts (host or host:port) whose APNs
+	// requests are the sandbox environment; the rest are production.
+	// Default: none.
+	APNsSandboxHosts []string `json:"apns_sandbox_hosts,omitempty"`
+
 	// APNsAllowHTTP1 accepts APNs requests over HTTP/1.x, which APNs
 	// itself refuses. Default: false.
 	APNsAllowHTTP1 bool `json:"apns_allow_http1,omitempty"`
@@ -135,6 +140,7 @@ func (h *Handler) options() Options {
 		APNsTopic:               h.APNsTopic,
 		APNsPublicKeyFile:       h.APNsPublicKeyFile,
 		APNsKeyFile:             h.APNsKeyFile,
+		APNsSandboxHosts:        append([]string(nil), h.APNsSandboxHosts...),
 		APNsAllowHTTP1:          h.APNsAllowHTTP1,
 		APNsTokenUpdateInterval: time.Duration(h.APNsTokenUpdateInterval),
 		APNsMaxPayload:          h.APNsMaxPayload,

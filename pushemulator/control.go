@@ -14,6 +14,7 @@ import (
 // Control API (tests and demos only; no authentication):
 //
 //	GET    {prefix}/apns/key                → 200 APNsKey
+//	POST   {prefix}/apns/tokens             {"token","environment"} → 204
 //	GET    {prefix}/fcm/credentials         → 200 service-account JSON
 //	POST   {prefix}/webpush/subscriptions   WebPushSubscriptionSpec (body optional) → 201 WebPushSubscription
 //	GET    {prefix}/sent                    ?service=&target=&after=&delivered=1&wait=&count= → 200 [Push]
@@ -154,6 +155,23 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request, rel string
 		if method(http.MethodGet) {
 			writeControlJSON(w, http.StatusOK, s.APNsKey())
 		}
+	case "apns/tokens":
+		if !method(http.MethodPost) {
+			return
+		}
+		var in struct {
+			Token       string `json:"token"`
+			Environment string `json:"environment"`
+		}
+		if err := readControlJSON(r, &in, false); err != nil {
+			writeControlError(w, err)
+			return
+		}
+		if err := s.SetAPNsTokenEnvironment(in.Token, in.Environment); err != nil {
+			writeControlError(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
 	case "fcm/credentials":
 		if !method(http.MethodGet) {
 			return

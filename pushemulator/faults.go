@@ -201,11 +201,12 @@ func (s *Server) recordFault(r *http.Request, service string, status int, reason
 	if service == ServiceOAuth {
 		return
 	}
-	p := Push{Service: service, Proto: r.Proto, Time: s.opts.Now(), Status: status, Reason: reason, Fault: true}
+	p := Push{Service: service, Proto: r.Proto, Host: r.Host, Time: s.opts.Now(), Status: status, Reason: reason, Fault: true}
 	switch service {
 	case ServiceAPNs:
 		p.Target = strings.ToLower(strings.TrimPrefix(r.URL.EscapedPath(), "/3/device/"))
 		p.Headers = recordHeaders(r, apnsRecordedHeaders...)
+		p.Environment = s.apnsEnvironment(r)
 	case ServiceWebPush:
 		p.Target = strings.TrimPrefix(r.URL.EscapedPath(), s.opts.WebPushPath+"/")
 		p.Headers = recordHeaders(r, webPushRecordedHeaders...)

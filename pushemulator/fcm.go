@@ -355,7 +355,7 @@ func invalidArgument(field, description string) *fcmError {
 // serveFCMSend answers POST /v1/projects/{project}/messages:send.
 func (s *Server) serveFCMSend(w http.ResponseWriter, r *http.Request) {
 	now := s.opts.Now()
-	rec := Push{Service: ServiceFCM, Proto: r.Proto, Time: now}
+	rec := Push{Service: ServiceFCM, Proto: r.Proto, Host: r.Host, Time: now}
 	fail := func(e *fcmError) {
 		if e.httpStatus == http.StatusUnauthorized {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="https://accounts.google.com/"`)

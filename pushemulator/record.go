@@ -23,6 +23,11 @@ type Push struct {
 	TargetKind string `json:"targetKind,omitempty"`
 	// Proto is the request's protocol, e.g. "HTTP/2.0".
 	Proto string `json:"proto"`
+	// Host is the request's host (HTTP/2 :authority).
+	Host string `json:"host"`
+	// Environment is the APNs environment the request reached,
+	// "production" or "sandbox" (see Options.APNsSandboxHosts).
+	Environment string `json:"environment,omitempty"`
 	// Headers are the request headers that matter to the service (APNs'
 	// apns-*, Web Push's TTL, Urgency, Topic and Content-Encoding), first
 	// value each. Authorization is never recorded.

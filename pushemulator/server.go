@@ -90,6 +90,10 @@ type Options struct {
 	// APNsKey is a private key to use instead of generating one (Go API
 	// only, for tests). Default nil.
 	APNsKey *ecdsa.PrivateKey
+	// APNsSandboxHosts are the hosts (host or host:port, as in the
+	// request's :authority) whose APNs requests are the sandbox
+	// environment; the rest are production. Default none.
+	APNsSandboxHosts []string
 	// APNsAllowHTTP1 accepts APNs requests over HTTP/1.x, which real APNs
 	// refuses. Default false.
 	APNsAllowHTTP1 bool
@@ -188,6 +192,12 @@ func (o *Options) normalize() error {
 	if o.APNsPublicKeyFile != "" && o.APNsKeyFile != "" {
 		return fmt.Errorf("apns_public_key_file and apns_key_file are exclusive")
 	}
+	for i, h := range o.APNsSandboxHosts {
+		if h == "" || strings.ContainsAny(h, "/ ") {
+			return fmt.Errorf("apns_sandbox_hosts: %q is not a host[:port]", h)
+		}
+		o.APNsSandboxHosts[i] = strings.ToLower(h)
+	}
 	if o.APNsTokenUpdateInterval == 0 {
 		o.APNsTokenUpdateInterval = DefaultAPNsTokenUpdateInterval
 	}
@@ -253,6 +263,7 @@ type Server struct {
 
 	mu           sync.Mutex
 	unregistered map[targetKey]unregistration
+	apnsEnvs     map[string]string // device token → its environment
 }
 
 // targetKey names one push target of one service.
@@ -279,6 +290,7 @@ func NewServer(opts Options) (*Server, error) {
 		faults:       &faultSet{},
 		stats:        newServiceStats(),
 		unregistered: map[targetKey]unregistration{},
+		apnsEnvs:     map[string]string{},
 	}
 	var err error
 	if s.apns, err = newAPNsService(&s.opts); err != nil {

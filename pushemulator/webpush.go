@@ -124,7 +124,7 @@ type webPushError struct {
 // serveWebPush answers POST {webpush_path}/{id} (RFC 8030 §5).
 func (s *Server) serveWebPush(w http.ResponseWriter, r *http.Request) {
 	now := s.opts.Now()
-	rec := Push{Service: ServiceWebPush, Proto: r.Proto, Time: now, Headers: recordHeaders(r, webPushRecordedHeaders...)}
+	rec := Push{Service: ServiceWebPush, Proto: r.Proto, Host: r.Host, Time: now, Headers: recordHeaders(r, webPushRecordedHeaders...)}
 	fail := func(status int, text string) {
 		if status == http.StatusUnauthorized {
 			w.Header().Set("WWW-Authenticate", "vapid")
