@@ -19,6 +19,10 @@ import (
 	"unicode/utf8"
 )
 
+// webPushMaxTTL is the longest the emulated service keeps a message, in
+// seconds (4 weeks).
+const webPushMaxTTL = 28 * 24 * 3600
+
 // vapidMaxExpiry is RFC 8292 §2's limit: exp no more than 24 hours ahead.
 const vapidMaxExpiry = 24 * time.Hour
 
@@ -167,11 +171,14 @@ func (s *Server) serveWebPush(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusBadRequest, "exactly one TTL header is required")
 		return
 	}
-	ttl, err := strconv.ParseUint(ttlValues[0], 10, 31)
+	ttl, err := strconv.ParseUint(ttlValues[0], 10, 64)
 	if err != nil {
 		fail(http.StatusBadRequest, "TTL must be a non-negative integer of seconds")
 		return
 	}
+	// RFC 8030 §5.2: the service may keep a message for less time than
+	// asked and says so in the answer's TTL.
+	ttl = min(ttl, webPushMaxTTL)
 	if v := r.Header.Get("Urgency"); v != "" {
 		switch v {
 		case "very-low", "low", "normal", "high":

@@ -144,6 +144,7 @@ func TestWebPushDelivers(t *testing.T) {
 	client := webPushClient{key: testOtherECKey}
 	w := serve(s, client.push(t, sub, `{"k":"mail","m":["r1"]}`, clock.Now()))
 	require.Equal(t, http.StatusCreated, w.Code, w.Body.String())
+	assert.Equal(t, "86400", w.Header().Get("TTL"))
 	loc := w.Header().Get("Location")
 	assert.True(t, strings.HasPrefix(loc, sub.Endpoint+"/m/"), loc)
 
@@ -156,6 +157,13 @@ func TestWebPushDelivers(t *testing.T) {
 	assert.Equal(t, "mailto:ops@example.com", p.Auth["sub"])
 	assert.Equal(t, testOrigin, p.Auth["aud"])
 	assert.Equal(t, client.publicKey(t), p.Auth["k"])
+
+	// A longer TTL is cut to the service's 4 weeks, and the answer says so.
+	long := client.push(t, sub, "{}", clock.Now())
+	long.Header.Set("TTL", "99999999999")
+	w = serve(s, long)
+	require.Equal(t, http.StatusCreated, w.Code)
+	assert.Equal(t, "2419200", w.Header().Get("TTL"))
 
 	// A subscription bound to this application server key accepts it.
 	bound := newSubscription(t, s, `{"applicationServerKey":"`+client.publicKey(t)+`"}`)
