@@ -64,6 +64,8 @@ type apnsService struct {
 	pub  *ecdsa.PublicKey
 	priv *ecdsa.PrivateKey // nil when only the public key is configured
 
+	signatures signatureCache
+
 	mu         sync.Mutex
 	connTokens map[string]connToken // remote address → last token
 }
@@ -391,7 +393,7 @@ func (a *apnsService) checkProviderToken(o *Options, token, remoteAddr string, n
 	if err != nil || t.alg != "ES256" || t.kid != o.APNsKeyID {
 		return http.StatusForbidden, ReasonInvalidProviderToken
 	}
-	if t.verifyES256(a.pub) != nil {
+	if a.signatures.verifyES256(t, token, a.pub, nil) != nil {
 		return http.StatusForbidden, ReasonInvalidProviderToken
 	}
 	iss, okIss := t.stringClaim("iss")

@@ -15,13 +15,13 @@ import (
 const testDeviceToken = "7f3a9c0e5b2d4f6a8c1e3b5d7f9a0c2e4b6d8f1a3c5e7b9d0f2a4c6e8b1d3f5a"
 
 // apnsToken returns a valid provider token issued at iat.
-func apnsToken(t *testing.T, iat time.Time) string {
+func apnsToken(t testing.TB, iat time.Time) string {
 	return signES256(t, testAPNsKey, map[string]any{"alg": "ES256", "kid": DefaultAPNsKeyID},
 		map[string]any{"iss": DefaultAPNsTeamID, "iat": iat.Unix()})
 }
 
 // apnsRequest is a correct background push with token auth.
-func apnsRequest(t *testing.T, now time.Time) *http.Request {
+func apnsRequest(t testing.TB, now time.Time) *http.Request {
 	r := newRequest(http.MethodPost, "/3/device/"+testDeviceToken, []byte(`{"aps":{"content-available":1},"k":"mail"}`))
 	r.Header.Set("authorization", "bearer "+apnsToken(t, now))
 	r.Header.Set("apns-topic", DefaultAPNsTopic)

@@ -19,7 +19,7 @@ import (
 const testFID = "cK4x9_Qz2mN7pR1sT3uV5w"
 
 // serviceAccount reads the credentials JSON the control API hands out.
-func serviceAccount(t *testing.T, s *Server) (serviceAccountFile, *rsa.PrivateKey) {
+func serviceAccount(t testing.TB, s *Server) (serviceAccountFile, *rsa.PrivateKey) {
 	t.Helper()
 	w := serve(s, newRequest(http.MethodGet, DefaultControlPrefix+"/fcm/credentials", nil))
 	require.Equal(t, http.StatusOK, w.Code)
@@ -33,7 +33,7 @@ func serviceAccount(t *testing.T, s *Server) (serviceAccountFile, *rsa.PrivateKe
 }
 
 // assertion builds the service account's JWT-bearer assertion.
-func assertion(t *testing.T, sa serviceAccountFile, key *rsa.PrivateKey, now time.Time, modify func(h, c map[string]any)) string {
+func assertion(t testing.TB, sa serviceAccountFile, key *rsa.PrivateKey, now time.Time, modify func(h, c map[string]any)) string {
 	h := map[string]any{"alg": "RS256", "typ": "JWT", "kid": sa.PrivateKeyID}
 	c := map[string]any{"iss": sa.ClientEmail, "scope": ScopeFirebaseMessaging, "aud": sa.TokenURI,
 		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
@@ -50,7 +50,7 @@ func tokenRequest(form url.Values) *http.Request {
 }
 
 // accessToken runs the token exchange and returns the access token.
-func accessToken(t *testing.T, s *Server, now time.Time) string {
+func accessToken(t testing.TB, s *Server, now time.Time) string {
 	t.Helper()
 	sa, key := serviceAccount(t, s)
 	w := serve(s, tokenRequest(url.Values{"grant_type": {jwtBearerGrant}, "assertion": {assertion(t, sa, key, now, nil)}}))

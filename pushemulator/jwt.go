@@ -13,6 +13,7 @@ import (
 	"math"
 	"math/big"
 	"strings"
+	"sync"
 )
 
 // maxJWTLength bounds a compact JWS before it is decoded.
@@ -140,6 +141,39 @@ func (t *jwt) verifyES256(pub *ecdsa.PublicKey) error {
 	if !ecdsa.Verify(pub, digest[:], r, sv) {
 		return errJWTSignature
 	}
+	return nil
+}
+
+// maxVerifiedSignatures bounds the cache of verified signatures.
+const maxVerifiedSignatures = 4096
+
+// signatureCache remembers (token, key) pairs whose ES256 signature
+// verified. Senders reuse a token for many requests (an APNs provider
+// token for 20 to 60 minutes), so the service checks each signature once;
+// the claims are still checked on every request.
+type signatureCache struct {
+	mu       sync.Mutex
+	verified map[string]struct{}
+}
+
+// verifyES256 is jwt.verifyES256 with the cache; pubBytes identifies pub.
+func (c *signatureCache) verifyES256(t *jwt, token string, pub *ecdsa.PublicKey, pubBytes []byte) error {
+	key := string(pubBytes) + "\x00" + token
+	c.mu.Lock()
+	_, ok := c.verified[key]
+	c.mu.Unlock()
+	if ok && t.alg == "ES256" {
+		return nil
+	}
+	if err := t.verifyES256(pub); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.verified == nil || len(c.verified) >= maxVerifiedSignatures {
+		c.verified = map[string]struct{}{}
+	}
+	c.verified[key] = struct{}{}
 	return nil
 }
 

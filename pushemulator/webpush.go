@@ -31,6 +31,8 @@ var webPushRecordedHeaders = []string{"TTL", "Urgency", "Topic", "Content-Encodi
 
 // webPushService holds the issued subscriptions.
 type webPushService struct {
+	signatures signatureCache
+
 	max  int
 	mu   sync.Mutex
 	subs map[string]*webPushSubscription
@@ -258,7 +260,7 @@ func (s *Server) checkVAPID(r *http.Request, sub *webPushSubscription, now time.
 	if err != nil {
 		return forbidden("t is not a JWT")
 	}
-	if t.alg != "ES256" || t.verifyES256(pub) != nil {
+	if t.alg != "ES256" || s.webpush.signatures.verifyES256(t, token, pub, k) != nil {
 		return forbidden("the JWT's ES256 signature does not verify with k")
 	}
 	aud, okAud := t.stringClaim("aud")
