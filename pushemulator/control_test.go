@@ -228,3 +228,49 @@ func TestConfiguredOriginIsTheVAPIDAudience(t *testing.T) {
 	r.Header.Set("Authorization", client.authorization(t, map[string]any{"aud": "https://push.example:8443", "exp": clock.Now().Add(time.Hour).Unix(), "sub": "mailto:a@b.example"}))
 	assert.Equal(t, http.StatusCreated, serve(s, r).Code)
 }
+
+func TestFaultsForOneTargetAndRedirects(t *testing.T) {
+	s, clock := newTestServer(t, Options{})
+	token := accessToken(t, s, clock.Now())
+	sub := newSubscription(t, s, "")
+	client := webPushClient{key: testOtherECKey}
+
+	// One APNs token is throttled; another goes through meanwhile.
+	require.NoError(t, s.AddFault(FaultRule{Service: ServiceAPNs, Target: strings.ToUpper(testDeviceToken), Status: 429, Count: ptr(0)}))
+	other := apnsRequest(t, clock.Now())
+	other.URL.Path = "/3/device/" + strings.Repeat("ab", 32)
+	assert.Equal(t, http.StatusOK, serve(s, other).Code)
+	w := serve(s, apnsRequest(t, clock.Now()))
+	assert.Equal(t, http.StatusTooManyRequests, w.Code)
+	assert.JSONEq(t, `{"reason":"TooManyRequests"}`, w.Body.String())
+
+	// FCM faults match the message's target; the body still reaches the
+	// handler for other targets.
+	require.NoError(t, s.AddFault(FaultRule{Service: ServiceFCM, Target: "dGVzdA:APA91b", Status: 500}))
+	w = serve(s, sendRequest(token, DefaultFCMProject, dataMessage))
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	w = serve(s, sendRequest(token, DefaultFCMProject, `{"message":{"token":"dGVzdA:APA91b","data":{"k":"mail"}}}`))
+	assert.Equal(t, http.StatusInternalServerError, w.Code)
+	assert.Equal(t, FCMInternal, gjson.Get(w.Body.String(), "error.details.0.errorCode").String())
+	faulted := s.Sent(PushFilter{Service: ServiceFCM, Target: "dGVzdA:APA91b"})
+	require.Len(t, faulted, 1)
+	assert.True(t, faulted[0].Fault)
+
+	// A redirect, which a sender must not follow.
+	require.NoError(t, s.AddFault(FaultRule{Service: ServiceWebPush, Status: 307, Location: "https://elsewhere.example/wp/x"}))
+	w = serve(s, client.push(t, sub, "{}", clock.Now()))
+	assert.Equal(t, http.StatusTemporaryRedirect, w.Code)
+	assert.Equal(t, "https://elsewhere.example/wp/x", w.Header().Get("Location"))
+	last := s.Sent(PushFilter{Service: ServiceWebPush})
+	assert.Equal(t, "redirect", last[len(last)-1].Reason)
+
+	for _, bad := range []FaultRule{
+		{Service: ServiceWebPush, Status: 307},
+		{Service: ServiceWebPush, Status: 500, Location: "https://x.example"},
+		{Service: ServiceWebPush, Status: 304, Location: "https://x.example"},
+		{Status: 500, Target: testDeviceToken},
+		{Service: ServiceOAuth, Status: 500, Target: "x"},
+	} {
+		assert.Error(t, s.AddFault(bad), "%+v", bad)
+	}
+}

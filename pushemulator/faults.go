@@ -1,7 +1,10 @@
 package pushemulator
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -19,12 +22,19 @@ type FaultRule struct {
 	// Service limits the rule to "apns", "fcm", "oauth" (the FCM token
 	// endpoint) or "webpush". Default "" (every service).
 	Service string `json:"service,omitempty"`
+	// Target limits the rule to one push target: the APNs device token,
+	// the FCM token or FID, the Web Push subscription id. Default "" (every
+	// target).
+	Target string `json:"target,omitempty"`
 	// Count is how many requests the rule answers: default 1, 0 =
 	// unlimited (until the faults are cleared).
 	Count *int `json:"count,omitempty"`
-	// Status is the answer's HTTP status: 429 or 4xx/5xx. Default 0: with
-	// only a Delay the normal answer comes late.
+	// Status is the answer's HTTP status: 4xx or 5xx, or a redirect (301,
+	// 302, 303, 307, 308) to Location. Default 0: with only a Delay the
+	// normal answer comes late.
 	Status int `json:"status,omitempty"`
+	// Location is where a redirect points; senders must not follow it.
+	Location string `json:"location,omitempty"`
 	// Reason is the service's error name in the answer: the APNs reason or
 	// the FCM errorCode. Default: the service's name for Status (APNs 429
 	// TooManyRequests, 500 InternalServerError, 503 ServiceUnavailable;
@@ -65,8 +75,21 @@ func (r FaultRule) validate() (time.Duration, error) {
 			return 0, fmt.Errorf("delay must be a duration from 0 to 10m, got %q", r.Delay)
 		}
 	}
-	if r.Status != 0 && (r.Status < 400 || r.Status > 599) {
-		return 0, fmt.Errorf("status must be 4xx or 5xx, got %d", r.Status)
+	switch r.Status {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		if r.Location == "" || strings.ContainsAny(r.Location, "\r\n") {
+			return 0, fmt.Errorf("a redirect needs a location")
+		}
+	default:
+		if r.Status != 0 && (r.Status < 400 || r.Status > 599) {
+			return 0, fmt.Errorf("status must be 4xx, 5xx or a redirect, got %d", r.Status)
+		}
+		if r.Location != "" {
+			return 0, fmt.Errorf("location needs a redirect status")
+		}
+	}
+	if r.Target != "" && r.Service != ServiceAPNs && r.Service != ServiceFCM && r.Service != ServiceWebPush {
+		return 0, fmt.Errorf("target needs service apns, fcm or webpush")
 	}
 	switch r.Action {
 	case "":
@@ -136,12 +159,16 @@ func (s *Server) Faults() []FaultRule {
 	return out
 }
 
-// match returns the first rule for service, consuming one firing.
-func (fs *faultSet) match(service string) *fault {
+// match returns the first rule for service and the target target()
+// names, consuming one firing.
+func (fs *faultSet) match(service string, target func() string) *fault {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	for i, f := range fs.rules {
 		if f.rule.Service != "" && f.rule.Service != service {
+			continue
+		}
+		if f.rule.Target != "" && !strings.EqualFold(f.rule.Target, target()) {
 			continue
 		}
 		if f.remaining > 0 {
@@ -159,7 +186,14 @@ func (fs *faultSet) match(service string) *fault {
 // otherwise lets serve answer.
 func (s *Server) serveWithFaults(w http.ResponseWriter, r *http.Request, service string, serve func(http.ResponseWriter, *http.Request)) {
 	s.stats.count(service, r.RemoteAddr)
-	f := s.faults.match(service)
+	target, targetKnown := "", false
+	targetOf := func() string {
+		if !targetKnown {
+			target, targetKnown = s.requestTarget(r, service), true
+		}
+		return target
+	}
+	f := s.faults.match(service, targetOf)
 	if f == nil {
 		serve(w, r)
 		return
@@ -176,8 +210,12 @@ func (s *Server) serveWithFaults(w http.ResponseWriter, r *http.Request, service
 	rule := &f.rule
 	switch {
 	case rule.Action == FaultActionReset:
-		s.recordFault(r, service, 0, "connection reset")
+		s.recordFault(r, service, targetOf(), 0, "connection reset")
 		abortConnection(w)
+	case rule.Location != "":
+		w.Header().Set("Location", rule.Location)
+		w.WriteHeader(rule.Status)
+		s.recordFault(r, service, targetOf(), rule.Status, "redirect")
 	case rule.Status != 0:
 		retryAfter := ""
 		if rule.RetryAfter != nil {
@@ -189,7 +227,7 @@ func (s *Server) serveWithFaults(w http.ResponseWriter, r *http.Request, service
 			w.Header().Set("Retry-After", retryAfter)
 		}
 		reason := s.writeFaultAnswer(w, service, rule.Status, rule.Reason)
-		s.recordFault(r, service, rule.Status, reason)
+		s.recordFault(r, service, targetOf(), rule.Status, reason)
 	default:
 		serve(w, r)
 	}
@@ -197,21 +235,54 @@ func (s *Server) serveWithFaults(w http.ResponseWriter, r *http.Request, service
 
 // recordFault records a request answered by a fault (token endpoint
 // requests are not pushes and are only counted).
-func (s *Server) recordFault(r *http.Request, service string, status int, reason string) {
+func (s *Server) recordFault(r *http.Request, service, target string, status int, reason string) {
 	if service == ServiceOAuth {
 		return
 	}
-	p := Push{Service: service, Proto: r.Proto, Host: r.Host, Time: s.opts.Now(), Status: status, Reason: reason, Fault: true}
+	p := Push{Service: service, Target: target, Proto: r.Proto, Host: r.Host, Time: s.opts.Now(), Status: status, Reason: reason, Fault: true}
 	switch service {
 	case ServiceAPNs:
-		p.Target = strings.ToLower(strings.TrimPrefix(r.URL.EscapedPath(), "/3/device/"))
 		p.Headers = recordHeaders(r, apnsRecordedHeaders...)
 		p.Environment = s.apnsEnvironment(r)
 	case ServiceWebPush:
-		p.Target = strings.TrimPrefix(r.URL.EscapedPath(), s.opts.WebPushPath+"/")
 		p.Headers = recordHeaders(r, webPushRecordedHeaders...)
 	}
 	s.record.add(p)
+}
+
+// requestTarget names the push target of a request before it is served:
+// from the path for APNs and Web Push, from the body's message.token or
+// message.fid for FCM (the body is put back for the handler).
+func (s *Server) requestTarget(r *http.Request, service string) string {
+	switch service {
+	case ServiceAPNs:
+		return strings.ToLower(strings.TrimPrefix(r.URL.EscapedPath(), "/3/device/"))
+	case ServiceWebPush:
+		return strings.TrimPrefix(r.URL.EscapedPath(), s.opts.WebPushPath+"/")
+	case ServiceFCM:
+		data, err := io.ReadAll(io.LimitReader(r.Body, maxFCMRequestBody+1))
+		r.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(data), r.Body), r.Body}
+		if err != nil {
+			return ""
+		}
+		var req struct {
+			Message struct {
+				Token string `json:"token"`
+				FID   string `json:"fid"`
+			} `json:"message"`
+		}
+		if json.Unmarshal(data, &req) != nil {
+			return ""
+		}
+		if req.Message.Token != "" {
+			return req.Message.Token
+		}
+		return req.Message.FID
+	}
+	return ""
 }
 
 // writeFaultAnswer writes the service's error shape and returns the reason.
