@@ -192,6 +192,7 @@ func (o *Options) normalize() error {
 	if o.APNsPublicKeyFile != "" && o.APNsKeyFile != "" {
 		return fmt.Errorf("apns_public_key_file and apns_key_file are exclusive")
 	}
+	o.APNsSandboxHosts = append([]string(nil), o.APNsSandboxHosts...)
 	for i, h := range o.APNsSandboxHosts {
 		if h == "" || strings.ContainsAny(h, "/ ") {
 			return fmt.Errorf("apns_sandbox_hosts: %q is not a host[:port]", h)
