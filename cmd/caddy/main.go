@@ -10,6 +10,7 @@ import (
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 	_ "github.com/devicebridge/caddy-devicebridge"
 	_ "github.com/devicebridge/caddy-devicebridge/emulator"
+	_ "github.com/devicebridge/caddy-devicebridge/pushemulator"
 )
 
 func main() {
