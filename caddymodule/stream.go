@@ -54,10 +54,11 @@ type downloadRoute struct {
 }
 
 // downloadRouteOf parses {prefix}/messages/{id}/attachments/{aid} and
-// {prefix}/messages/{id}/mime from the escaped path; each segment is
-// unescaped on its own, so an escaped '/' stays inside its id.
+// {prefix}/messages/{id}/mime from the escaped path, cleaned of dot
+// segments and doubled slashes as the route matcher cleans it; each
+// segment is unescaped on its own, so an escaped '/' stays inside its id.
 func (h *Handler) downloadRouteOf(r *http.Request) (downloadRoute, bool) {
-	rest, ok := cutPrefixFold(r.URL.EscapedPath(), h.Prefix)
+	rest, ok := cutPrefixFold(caddyhttp.CleanPath(r.URL.EscapedPath(), true), h.Prefix)
 	if !ok {
 		return downloadRoute{}, false
 	}
