@@ -44,13 +44,13 @@ func putBuffer(buf *bytes.Buffer) {
 // reaches the handler — outside Prefix, or no device endpoint — is
 // answered 404 not_found here, never passed on.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	endpoint, ok := h.endpoint(r)
-	if !ok {
-		return h.writeError(w, errNoEndpoint)
-	}
 	if !tlspolicy.RequestIsTLS(r) {
 		return h.writeError(w, translate.NewError(http.StatusForbidden, translate.CodeTLSRequired,
 			"the device API is served over TLS only"))
+	}
+	endpoint, ok := h.endpoint(r)
+	if !ok {
+		return h.writeError(w, errNoEndpoint)
 	}
 	switch endpoint {
 	case "/batch":
