@@ -132,6 +132,8 @@ func TestIntegrationPathTricksNeverReachUpstreamRaw(t *testing.T) {
 		{"DELETE", "/v1.0/users/../../device/v1/x/../users/demo@contoso.example"},
 		{"GET", "/DEVICE/V1/messages/x/attachments"},
 		{"GET", "/device/v1/messages/AAMkAGNvbnRvc28tbm90LWZvdW5k/attachments/.."},
+		{"GET", "/device/v1/messages/AAMkAGNvbnRvc28tbm90LWZvdW5k/attachments/%2e%2E"},
+		{"GET", "/device/v1/messages/%2e/mime"},
 	}
 	for _, u := range unknown {
 		e.clearUpstreamRequests()

@@ -57,6 +57,8 @@ type downloadRoute struct {
 // {prefix}/messages/{id}/mime from the escaped path, cleaned of dot
 // segments and doubled slashes as the route matcher cleans it; each
 // segment is unescaped on its own, so an escaped '/' stays inside its id.
+// An escaped dot segment (%2e%2e) is one to the matcher, which unescapes
+// before it cleans, so it is no id here either.
 func (h *Handler) downloadRouteOf(r *http.Request) (downloadRoute, bool) {
 	rest, ok := cutPrefixFold(caddyhttp.CleanPath(r.URL.EscapedPath(), true), h.Prefix)
 	if !ok {
@@ -65,7 +67,7 @@ func (h *Handler) downloadRouteOf(r *http.Request) (downloadRoute, bool) {
 	segs := strings.Split(strings.TrimPrefix(rest, "/"), "/")
 	for i, s := range segs {
 		u, err := url.PathUnescape(s)
-		if err != nil || u == "" {
+		if err != nil || u == "" || u == "." || u == ".." {
 			return downloadRoute{}, false
 		}
 		segs[i] = u
