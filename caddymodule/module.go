@@ -49,7 +49,10 @@ const (
 // its own; transport, TLS trust, load balancing and retries are
 // reverse_proxy's. The `devicebridge` Caddyfile directive sets up both.
 //
-// Requests outside Prefix pass to the next handler untouched.
+// The next handler only ever receives requests the handler rewrote into
+// upstream calls: any other request that reaches the handler, under
+// Prefix or not, is answered 404 not_found. Route only Prefix to it, as
+// the directive does.
 type Handler struct {
 	// Upstream is the Graph base URL, scheme, host and version path,
 	// e.g. `https://graph.microsoft.com/v1.0`. Required. Graph's paging

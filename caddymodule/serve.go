@@ -38,16 +38,19 @@ func putBuffer(buf *bytes.Buffer) {
 	bufPool.Put(buf)
 }
 
-// ServeHTTP serves the device API under Prefix and passes every other
-// request to next untouched.
+// ServeHTTP serves the device API under Prefix. The handler's next
+// handler is the upstream leg: it only ever receives a request the
+// handler has rewritten into an upstream call. Every other request that
+// reaches the handler — outside Prefix, or no device endpoint — is
+// answered 404 not_found here, never passed on.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	endpoint, ok := h.endpoint(r.URL.Path)
-	if !ok {
-		return next.ServeHTTP(w, r)
-	}
 	if !tlspolicy.RequestIsTLS(r) {
 		return h.writeError(w, translate.NewError(http.StatusForbidden, translate.CodeTLSRequired,
 			"the device API is served over TLS only"))
+	}
+	endpoint, ok := h.endpoint(r)
+	if !ok {
+		return h.writeError(w, errNoEndpoint)
 	}
 	switch endpoint {
 	case "/batch":
@@ -58,14 +61,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		if route, ok := h.downloadRouteOf(r); ok {
 			return h.serveDownload(w, r, next, route)
 		}
-		return h.writeError(w, translate.NewError(http.StatusNotFound, translate.CodeNotFound,
-			"no device API endpoint at this path"))
+		return h.writeError(w, errNoEndpoint)
 	}
 }
 
-// endpoint returns the path below Prefix, and whether path is under it.
-func (h *Handler) endpoint(path string) (string, bool) {
-	return cutPrefixFold(path, h.Prefix)
+// errNoEndpoint answers a request that is no device API endpoint.
+var errNoEndpoint = translate.NewError(http.StatusNotFound, translate.CodeNotFound,
+	"no device API endpoint at this path")
+
+// endpoint returns the path below Prefix of the request's path as Caddy's
+// path matcher sees it, and whether that path is under Prefix. The
+// matcher that routes requests here (the directive's `path` matcher)
+// unescapes the path, resolves dot segments, merges doubled slashes and
+// ignores case; deciding on the raw path instead would let
+// /v1.0/me/../../device/v1/batch be routed here and yet not be
+// recognized.
+func (h *Handler) endpoint(r *http.Request) (string, bool) {
+	return cutPrefixFold(caddyhttp.CleanPath(r.URL.Path, true), h.Prefix)
 }
 
 // cutPrefixFold cuts prefix off path when path is prefix or lies below it,

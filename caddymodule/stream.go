@@ -54,17 +54,20 @@ type downloadRoute struct {
 }
 
 // downloadRouteOf parses {prefix}/messages/{id}/attachments/{aid} and
-// {prefix}/messages/{id}/mime from the escaped path; each segment is
-// unescaped on its own, so an escaped '/' stays inside its id.
+// {prefix}/messages/{id}/mime from the escaped path, cleaned of dot
+// segments and doubled slashes as the route matcher cleans it; each
+// segment is unescaped on its own, so an escaped '/' stays inside its id.
+// An escaped dot segment (%2e%2e) is one to the matcher, which unescapes
+// before it cleans, so it is no id here either.
 func (h *Handler) downloadRouteOf(r *http.Request) (downloadRoute, bool) {
-	rest, ok := cutPrefixFold(r.URL.EscapedPath(), h.Prefix)
+	rest, ok := cutPrefixFold(caddyhttp.CleanPath(r.URL.EscapedPath(), true), h.Prefix)
 	if !ok {
 		return downloadRoute{}, false
 	}
 	segs := strings.Split(strings.TrimPrefix(rest, "/"), "/")
 	for i, s := range segs {
 		u, err := url.PathUnescape(s)
-		if err != nil || u == "" {
+		if err != nil || u == "" || u == "." || u == ".." {
 			return downloadRoute{}, false
 		}
 		segs[i] = u
@@ -139,6 +142,15 @@ func (h *Handler) serveDownload(w http.ResponseWriter, r *http.Request, next cad
 	r.Header.Set("Accept-Encoding", "identity")
 	sw := &streamWriter{dst: w, header: make(http.Header), contentType: forcedType}
 	proxyErr := serveRecovering(next, sw, r)
+	if sw.encoded {
+		// Nothing reached the device: the copy stopped at the first byte.
+		h.metrics.countUpstream(0)
+		h.logUpstreamFailure(errUnrequestedEncoding, nil, time.Since(started))
+		if r.Context().Err() != nil {
+			return nil
+		}
+		return h.writeError(w, errUnrequestedEncoding)
+	}
 	if sw.streaming {
 		h.metrics.countUpstream(sw.status)
 		h.logStream("download", sw.status, sw.written, started)
@@ -285,18 +297,45 @@ func safeRequestID(id string) string {
 	return id
 }
 
+// errUnrequestedEncoding answers a download whose 2xx answer came with a
+// Content-Encoding although the bridge asked for identity: passing the
+// bytes on would hand the device compressed data under the message's or
+// attachment's own media type.
+var errUnrequestedEncoding = translate.NewError(http.StatusBadGateway, translate.CodeUpstreamError,
+	"the upstream answer has a content encoding the bridge did not ask for")
+
+// errStopEncodedCopy stops reverse_proxy's copy of an answer refused for
+// its content encoding.
+var errStopEncodedCopy = errors.New("upstream answer has an unrequested content encoding")
+
 // streamWriter is the ResponseWriter handed to reverse_proxy for a
 // download. A 2xx answer passes to the device as it arrives, with only
 // status, Content-Type (or the endpoint's own) and Content-Length from
-// upstream; any other answer is kept, bounded, for translation.
+// upstream; any other answer is kept, bounded, for translation. A 2xx
+// answer with a Content-Encoding other than identity is not passed on
+// (encoded is set and the copy is stopped).
 type streamWriter struct {
 	dst         http.ResponseWriter
 	header      http.Header // upstream's headers, never sent as a whole
 	contentType string      // the endpoint's media type; "" = upstream's
 	status      int
 	streaming   bool
+	encoded     bool
 	written     int64
 	errBody     bytes.Buffer
+}
+
+// hasContentEncoding reports whether header names a content coding other
+// than identity.
+func hasContentEncoding(header http.Header) bool {
+	for _, value := range header.Values("Content-Encoding") {
+		for _, coding := range strings.Split(value, ",") {
+			if coding = strings.TrimSpace(coding); coding != "" && !strings.EqualFold(coding, "identity") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Header returns the writer's own header map (never the device's).
@@ -310,6 +349,10 @@ func (sw *streamWriter) WriteHeader(status int) {
 	}
 	sw.status = status
 	if status/100 != 2 {
+		return
+	}
+	if hasContentEncoding(sw.header) {
+		sw.encoded = true
 		return
 	}
 	sw.streaming = true
@@ -343,6 +386,9 @@ func (sw *streamWriter) Write(p []byte) (int, error) {
 		n, err := sw.dst.Write(p)
 		sw.written += int64(n)
 		return n, err
+	}
+	if sw.encoded {
+		return 0, errStopEncodedCopy
 	}
 	if room := streamErrorBodyLimit - sw.errBody.Len(); room > 0 {
 		sw.errBody.Write(p[:min(len(p), room)])

@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
 	"github.com/devicebridge/caddy-devicebridge/translate"
 )
 
@@ -23,9 +25,17 @@ var forwardedHeaders = []string{"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwa
 // the device's Authorization verbatim, a client-request-id, the call's
 // Prefer values and its content type. Cookies, X-Forwarded-*, hop-by-hop
 // headers and the device's Accept-Encoding are dropped.
+//
+// r.RequestURI, which no client sends (the upstream request line is built
+// from r.URL), keeps the device's endpoint path without its query: it is
+// what reverse_proxy's log lines show as the request's uri — at DEBUG
+// level for every round trip, at WARN when copying an answer breaks off —
+// and the upstream URI would put the mailbox (/users/{mailbox}/…) and
+// search text ($search="…") into those lines.
 func rewriteForUpstream(r *http.Request, upstream *url.URL, call *translate.Call) {
 	authorization := r.Header.Get("Authorization")
 	requestID := clientRequestID(r.Header.Get("X-Request-Id"))
+	loggedURI := caddyhttp.CleanPath(r.URL.EscapedPath(), true)
 
 	// One backing array holds every header value; each header gets a
 	// full-capacity slice of it, so an append by a later handler copies
@@ -53,7 +63,7 @@ func rewriteForUpstream(r *http.Request, upstream *url.URL, call *translate.Call
 	r.URL.Path, r.URL.RawPath = unescapedPath(call.Path), call.Path
 	r.URL.RawQuery = call.RawQuery
 	r.URL.Fragment, r.URL.RawFragment = "", ""
-	r.RequestURI = r.URL.RequestURI()
+	r.RequestURI = loggedURI
 
 	if call.Body != nil {
 		header["Content-Type"] = one(call.ContentType)

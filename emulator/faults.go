@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"net"
@@ -26,6 +27,10 @@ const (
 	// answer away and closes the connection: the client cannot tell
 	// whether the request took effect.
 	FaultActionResetAfterProcessing = "reset_after_processing"
+	// FaultActionGzip serves the normal answer gzip-compressed, with
+	// Content-Encoding: gzip, whatever the request's Accept-Encoding says
+	// (a misbehaving upstream).
+	FaultActionGzip = "gzip"
 )
 
 // FaultRule injects a failure into matching Graph requests. Empty match
@@ -62,8 +67,8 @@ type FaultRule struct {
 	Body *string `json:"body,omitempty"`
 	// ContentType is the Content-Type of Body; default application/json.
 	ContentType string `json:"contentType,omitempty"`
-	// Action is "reset", "truncate", "reset_after_headers" or
-	// "reset_after_processing".
+	// Action is "reset", "truncate", "reset_after_headers",
+	// "reset_after_processing" or "gzip".
 	Action string `json:"action,omitempty"`
 	// BatchEnvelope makes the rule match the $batch envelope only.
 	BatchEnvelope bool `json:"batchEnvelope,omitempty"`
@@ -104,7 +109,7 @@ func (r FaultRule) validate() (time.Duration, error) {
 		return 0, fmt.Errorf("invalid status %d", r.Status)
 	}
 	switch r.Action {
-	case "", FaultActionReset, FaultActionTruncate, FaultActionResetAfterHeaders, FaultActionResetAfterProcessing:
+	case "", FaultActionReset, FaultActionTruncate, FaultActionResetAfterHeaders, FaultActionResetAfterProcessing, FaultActionGzip:
 	default:
 		return 0, fmt.Errorf("unknown action %q", r.Action)
 	}
@@ -318,6 +323,20 @@ func runAction(w http.ResponseWriter, action string, produce func(http.ResponseW
 	case FaultActionResetAfterProcessing:
 		produce(newRecorder())
 		abortConnection(w, false)
+	case FaultActionGzip:
+		rec := newRecorder()
+		produce(rec)
+		var compressed bytes.Buffer
+		zw := gzip.NewWriter(&compressed)
+		_, _ = zw.Write(rec.body.Bytes())
+		_ = zw.Close()
+		for k, v := range rec.header {
+			w.Header()[k] = v
+		}
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Header().Set("Content-Length", strconv.Itoa(compressed.Len()))
+		w.WriteHeader(rec.statusCode())
+		_, _ = w.Write(compressed.Bytes())
 	case FaultActionTruncate:
 		rec := newRecorder()
 		produce(rec)

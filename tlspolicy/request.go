@@ -15,6 +15,13 @@ import (
 // and the proxy says, in X-Forwarded-Proto, that the device spoke https to
 // it. An X-Forwarded-Proto header from an untrusted peer is ignored: anyone
 // can send it.
+//
+// Only the last value counts — the last comma-separated value of the last
+// header line — because that is the one the trusted proxy added: a proxy
+// that appends keeps whatever the client sent in front of its own value,
+// so the first value is the client's claim. In a chain of proxies the
+// last value describes the hop into the last proxy; a chain whose inner
+// hops speak plain http is therefore not TLS, which errs on the safe side.
 func RequestIsTLS(r *http.Request) bool {
 	if r.TLS != nil {
 		return true
@@ -23,11 +30,13 @@ func RequestIsTLS(r *http.Request) bool {
 	if !trusted {
 		return false
 	}
-	// With several proxies in a chain the first value is the one the
-	// device spoke to; every later hop is also a trusted proxy.
-	proto := r.Header.Get("X-Forwarded-Proto")
-	if first, _, found := strings.Cut(proto, ","); found {
-		proto = first
+	lines := r.Header.Values("X-Forwarded-Proto")
+	if len(lines) == 0 {
+		return false
+	}
+	proto := lines[len(lines)-1]
+	if i := strings.LastIndexByte(proto, ','); i >= 0 {
+		proto = proto[i+1:]
 	}
 	return strings.EqualFold(strings.TrimSpace(proto), "https")
 }

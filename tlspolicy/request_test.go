@@ -22,7 +22,8 @@ func TestRequestIsTLS(t *testing.T) {
 		{name: "plaintext", want: false},
 		{name: "untrusted proxy claims https", proto: "https", want: false},
 		{name: "trusted proxy says https", trusted: true, proto: "https", want: true},
-		{name: "trusted proxy chain, first hop https", trusted: true, proto: "HTTPS, http", want: true},
+		{name: "trusted proxy appends http to a client's https", trusted: true, proto: "HTTPS, http", want: false},
+		{name: "trusted proxy appends https", trusted: true, proto: "http, HTTPS", want: true},
 		{name: "trusted proxy says http", trusted: true, proto: "http", want: false},
 		{name: "trusted proxy without header", trusted: true, want: false},
 	}

@@ -12,7 +12,9 @@ const maxLinkLen = 8 << 10
 // must start with exactly the configured scheme://host (case-insensitive)
 // followed by the base path and "/": no user info, no other port spelling,
 // no other host, scheme or base path. It must be printable ASCII without
-// spaces, '#' or '\', and its path must hold no dot-segments.
+// spaces, '#' or '\', and its path must hold no dot-segments and must not
+// start with an empty segment: "/v1.0//evil.example/x" would become the
+// scheme-relative url "//evil.example/x" of a $batch item.
 func (t *Translator) relativeLink(link string) (string, bool) {
 	if len(link) > maxLinkLen {
 		return "", false
@@ -23,7 +25,7 @@ func (t *Translator) relativeLink(link string) (string, bool) {
 		return "", false
 	}
 	rel := link[len(t.linkPrefix)-1:]
-	if !validRelativeLink(rel) {
+	if len(rel) > 1 && rel[1] == '/' || !validRelativeLink(rel) {
 		return "", false
 	}
 	return rel, true
