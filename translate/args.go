@@ -113,9 +113,8 @@ func (a *argValues) slot(name string) (argBit, *gjson.Result) {
 	return a.pimSlot(name)
 }
 
-// collectArgs reads the args object once, keeping the allowed arguments.
-func collectArgs(allowed argBit, args gjson.Result) (argValues, *Error) {
-	var a argValues
+// collectArgs reads the args object once into a (zero), keeping the allowed arguments.
+func collectArgs(a *argValues, allowed argBit, args gjson.Result) *Error {
 	var seen argBit
 	dup := false
 	args.ForEach(func(k, v gjson.Result) bool {
@@ -134,18 +133,18 @@ func collectArgs(allowed argBit, args gjson.Result) (argValues, *Error) {
 		return true
 	})
 	if dup {
-		return a, invalidArgs(msgDuplicateArg)
+		return invalidArgs(msgDuplicateArg)
 	}
-	return a, nil
+	return nil
 }
 
 // parseArgs validates the arguments of c, whose op is spec, and fills c:
 // first the arguments shared by many ops (mailbox, folder, id, window,
 // since, fields), then the op's own (spec.parse), then the state of a
 // stateful op.
-func (t *Translator) parseArgs(c *command, spec *opSpec, args gjson.Result) *Error {
-	a, err := collectArgs(spec.args, args)
-	if err != nil {
+// a is zero scratch space for the arguments.
+func (t *Translator) parseArgs(c *command, spec *opSpec, a *argValues, args gjson.Result) *Error {
+	if err := collectArgs(a, spec.args, args); err != nil {
 		return err
 	}
 	if a.mailbox.Exists() {
@@ -195,7 +194,7 @@ func (t *Translator) parseArgs(c *command, spec *opSpec, args gjson.Result) *Err
 		}
 		c.since = s
 	}
-	if perr := spec.parse(c, &a); perr != nil {
+	if perr := spec.parse(c, a); perr != nil {
 		return perr
 	}
 	if !spec.stateful() {

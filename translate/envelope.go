@@ -63,6 +63,11 @@ type Plan struct {
 	answerInvalid bool
 	// nested is the single-pass sync translation's scratch for nested message fields.
 	nested nestedFields
+	// The scratch below lives in the pooled plan because the rows' functions,
+	// called through the table, would make it escape from the stack.
+	args   argValues  // the arguments of the command being parsed
+	urlBuf [1024]byte // the URL of the command being built
+	reader jreader    // the delta page being translated
 }
 
 var planPool = sync.Pool{New: func() any { return new(Plan) }}
@@ -201,9 +206,10 @@ func (p *Plan) addCommand(v gjson.Result) *Error {
 		c.err = invalidArgs(msgUnknownOp)
 		return nil
 	}
-	c.err = p.t.parseArgs(c, spec, args)
+	p.args = argValues{}
+	c.err = p.t.parseArgs(c, spec, &p.args, args)
 	if c.err == nil {
-		c.buildURL(spec)
+		c.buildURL(spec, p.urlBuf[:0])
 	}
 	return nil
 }
@@ -218,8 +224,8 @@ func appendRoot(dst []byte, mailbox string) []byte {
 }
 
 // buildURL sets c.url (escaped path[?query], relative to the base path) for
-// the first call of c, or the sealed link for a continuation.
-func (c *command) buildURL(spec *opSpec) {
+// the first call of c, or the sealed link for a continuation; b is scratch.
+func (c *command) buildURL(spec *opSpec, b []byte) {
 	if c.link != "" {
 		c.url = c.link
 		c.pathLen = len(c.link)
@@ -231,8 +237,7 @@ func (c *command) buildURL(spec *opSpec) {
 		}
 		return
 	}
-	var arr [1024]byte
-	b := appendRoot(arr[:0], c.mailbox)
+	b = appendRoot(b, c.mailbox)
 	b = spec.path(b, c)
 	c.pathLen = len(b)
 	if spec.query != nil {

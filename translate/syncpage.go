@@ -12,7 +12,8 @@ import "github.com/tidwall/gjson"
 
 // appendSyncData writes {"changes":[…],"state":"…","more":bool} for one delta page.
 func (p *Plan) appendSyncData(b []byte, c *command, page gjson.Result) ([]byte, *Error) {
-	r := jreader{s: page.Raw, max: maxUpstreamDepth}
+	r := &p.reader
+	*r = jreader{s: page.Raw, max: maxUpstreamDepth}
 	if !r.enter('{') {
 		p.answerInvalid = r.bad
 		return b, upstreamMalformed()
@@ -26,7 +27,7 @@ func (p *Plan) appendSyncData(b []byte, c *command, page gjson.Result) ([]byte, 
 		case "value":
 			// A repeated "value" member: the last one counts.
 			b = b[:changesAt]
-			b, fail = c.op.spec().changes(p, b, c, &r)
+			b, fail = c.op.spec().changes(p, b, c, r)
 		case "@odata.nextLink":
 			next = r.value()
 		case "@odata.deltaLink":

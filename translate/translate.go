@@ -1,10 +1,3 @@
-// Package translate is the device API of devicebridge in pure Go: it parses a
-// device batch envelope, builds the one Microsoft Graph v1.0 call it becomes
-// (a direct call or a $batch), and translates Graph's answer back into device
-// JSON, including the error mapping and the sealed sync state.
-//
-// It knows nothing of Caddy or of HTTP transport: the caller sends the Call
-// and hands the answer to Plan.Respond.
 package translate
 
 import (
