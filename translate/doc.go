@@ -32,10 +32,11 @@
 // rest to the row's parse, parseMailGetArgs in mail.go: body html, and the
 // field set subject, body and the always-selected id. buildURL writes
 // /me (or /users/{mailbox}), then the row's path, messagePath:
-// /messages/AAk%3D, then '?' and the row's query, messageQuery:
+// /messages/AAk= (escaped as one path segment), then '?' and the row's
+// query, messageQuery:
 // $select=id,subject,body. buildCall makes it the direct call
 //
-//	GET /v1.0/me/messages/AAk%3D?$select=id,subject,body
+//	GET /v1.0/me/messages/AAk=?$select=id,subject,body
 //	Prefer: outlook.body-content-type="html"
 //
 // with the method of the row and the Prefer values its flags ask for
@@ -44,9 +45,10 @@
 //
 // Plan.Respond reads Graph's answer. A failed status is mapped to a device
 // error by the same rules for every op; a 2xx object goes to the row's
-// answer, appendMessageData, which writes
+// answer, appendMessageData, which writes for the message
+// {"id":"AAk=","subject":"Hi","body":{"contentType":"html","content":"<p>x</p>"}}
 //
-//	{"results":[{"id":"c1","status":200,"data":{"message":{"id":"AAk=","subject":…,"body":…}}}]}
+//	{"results":[{"id":"c1","status":200,"data":{"message":{"id":"AAk=","subject":"Hi","body":{"type":"html","content":"<p>x</p>"}}}}]}
 //
 // The row's wire id is what a state is bound to: a stateful op (opDelta or
 // opPaged) seals its next link with byte(wire) in the AEAD's additional data
