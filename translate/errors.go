@@ -167,6 +167,9 @@ func upstreamFailed(message string) *Error {
 	return NewError(http.StatusBadGateway, CodeUpstreamError, message)
 }
 
+// upstreamRequestFailed is the error for an upstream failure without a more precise code.
+func upstreamRequestFailed() *Error { return upstreamFailed(msgUpstreamError) }
+
 // upstreamMalformed is the error for an upstream answer that is not what Graph sends.
 func upstreamMalformed() *Error { return upstreamFailed(msgUpstreamMalformed) }
 

@@ -300,7 +300,7 @@ func envelopeFailure(status int, header http.Header, root gjson.Result, direct b
 	case status >= 500 && status <= 599:
 		e = serverFailure(status, headerGet(header, "Retry-After"), now)
 	case !direct && status/100 != 2:
-		e = upstreamFailed(msgUpstreamError)
+		e = upstreamRequestFailed()
 	default:
 		return nil
 	}
@@ -322,7 +322,7 @@ func serverFailure(status int, retryAfter string, now time.Time) *Error {
 	case http.StatusGatewayTimeout:
 		e = NewError(status, CodeUpstreamTimeout, msgUpstreamTimeout)
 	default:
-		e = upstreamFailed(msgUpstreamError)
+		e = upstreamRequestFailed()
 	}
 	// §6 copies Retry-After from upstream to the device whatever the 5xx.
 	if ra, ok := parseRetryAfter(retryAfter, now); ok {
@@ -368,7 +368,7 @@ func (p *Plan) commandFailure(r *responder, it *batchItem) *Error {
 	case status >= 500 && status <= 599:
 		e = serverFailure(status, retryAfter, r.now)
 	default:
-		e = upstreamFailed(msgUpstreamError)
+		e = upstreamRequestFailed()
 	}
 	e.UpstreamCode = code
 	if e.RequestID = sanitizeToken(requestID); e.RequestID == "" {

@@ -154,13 +154,69 @@ var opRows = [...]opSpec{
 // Indexing by a byte needs no bounds check and allocates nothing.
 var opTable [256]*opSpec
 
-func init() {
-	for i := range opRows {
-		s := &opRows[i]
-		if opTable[s.wire] == nil { // a reused wire id fails TestCommandTable
+func init() { indexRows(opRows[:]) }
+
+// indexRows enters the complete rows into opTable. A second row with the
+// same wire id is left out (TestCommandTable reports both).
+func indexRows(rows []opSpec) {
+	for i := range rows {
+		s := &rows[i]
+		if opTable[s.wire] == nil && s.wire != opUnknown && s.problems() == nil {
 			opTable[s.wire] = s
 		}
 	}
+}
+
+// problems returns what a row of the command table lacks or holds in
+// contradiction; nil for a complete row. TestCommandTable requires every
+// row to be complete; init leaves an incomplete row out of opTable, so that
+// its op answers like an unknown op instead of planning a broken call.
+func (s *opSpec) problems() []string {
+	var p []string
+	miss := func(what string) { p = append(p, "no "+what) }
+	if s.wire == opUnknown {
+		miss("wire id")
+	}
+	if s.name == "" {
+		miss("name")
+	}
+	if s.args&argMailbox == 0 {
+		miss("mailbox argument")
+	}
+	switch s.method {
+	case http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete:
+	default:
+		p = append(p, "method "+s.method)
+	}
+	if s.parse == nil {
+		miss("args parser")
+	}
+	if s.path == nil {
+		miss("path builder")
+	}
+	if s.answer == nil {
+		miss("answer writer")
+	}
+	if s.flags&opDelta != 0 && s.flags&opPaged != 0 {
+		p = append(p, "both delta and paged")
+	}
+	if s.stateful() {
+		if s.scope == nil {
+			miss("state scope")
+		}
+		if s.stateFields == nil {
+			miss("state field check")
+		}
+		if s.args&argState == 0 {
+			miss("state argument")
+		}
+	} else if s.scope != nil || s.stateFields != nil || s.args&argState != 0 {
+		p = append(p, "state parts on an op without state")
+	}
+	if (s.flags&opDelta != 0) != (s.changes != nil) {
+		p = append(p, "changes writer must be set exactly for a delta sync")
+	}
+	return p
 }
 
 // spec returns the op's row, nil for opUnknown.
