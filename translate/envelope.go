@@ -63,11 +63,26 @@ type Plan struct {
 	answerInvalid bool
 	// nested is the single-pass sync translation's scratch for nested message fields.
 	nested nestedFields
-	// The scratch below lives in the pooled plan because the rows' functions,
-	// called through the table, would make it escape from the stack.
+	// scratch is kept with the pooled plan across Release.
+	scratchSpace *planScratch
+}
+
+// planScratch is working space of a plan that lives on the heap because
+// the rows' functions, called through the table, would make it escape from
+// the stack anyway. It is allocated once per pooled plan and not cleared by
+// Release; args is zero between commands, reader between Respond calls.
+type planScratch struct {
 	args   argValues  // the arguments of the command being parsed
 	urlBuf [1024]byte // the URL of the command being built
 	reader jreader    // the delta page being translated
+}
+
+// work returns the plan's scratch space.
+func (p *Plan) work() *planScratch {
+	if p.scratchSpace == nil {
+		p.scratchSpace = new(planScratch)
+	}
+	return p.scratchSpace
 }
 
 var planPool = sync.Pool{New: func() any { return new(Plan) }}
@@ -81,7 +96,11 @@ func (p *Plan) Release() {
 	putBuf(p.body)
 	putBuf(p.scratch)
 	nested := p.nested.buf[:0]
-	*p = Plan{}
+	work := p.scratchSpace
+	if work != nil {
+		work.reader = jreader{} // drops its reference to the answer
+	}
+	*p = Plan{scratchSpace: work}
 	if cap(nested) <= maxPooledNested {
 		p.nested.buf = nested // kept with the pooled plan
 	}
@@ -206,10 +225,11 @@ func (p *Plan) addCommand(v gjson.Result) *Error {
 		c.err = invalidArgs(msgUnknownOp)
 		return nil
 	}
-	p.args = argValues{}
-	c.err = p.t.parseArgs(c, spec, &p.args, args)
+	w := p.work()
+	c.err = p.t.parseArgs(c, spec, &w.args, args)
+	w.args = argValues{} // zero for the next command; keeps no device input
 	if c.err == nil {
-		c.buildURL(spec, p.urlBuf[:0])
+		c.buildURL(spec, w.urlBuf[:0])
 	}
 	return nil
 }

@@ -12,7 +12,7 @@ import "github.com/tidwall/gjson"
 
 // appendSyncData writes {"changes":[…],"state":"…","more":bool} for one delta page.
 func (p *Plan) appendSyncData(b []byte, c *command, page gjson.Result) ([]byte, *Error) {
-	r := &p.reader
+	r := &p.work().reader
 	*r = jreader{s: page.Raw, max: maxUpstreamDepth}
 	if !r.enter('{') {
 		p.answerInvalid = r.bad
