@@ -11,11 +11,11 @@ func goldenNonce(b []byte) {
 	}
 }
 
-// goldenStates are states sealed by a build that is in production, with
-// testKey1, the clock at testNow and goldenNonce. Each must still open, and
-// sealing the same page again must give the same token: a changed wire id,
-// AAD, scope or field set fails here before it invalidates every state
-// devices hold.
+// goldenStates are states sealed by a deployed build (before the command
+// table), with testKey1, the clock at testNow and goldenNonce. Each must
+// still open, and sealing the same page again must give the same token: a
+// changed wire id, AAD, scope or field set fails here before it invalidates
+// every state devices hold. A new stateful op adds its own, generated once.
 var goldenStates = []struct {
 	op    string
 	args  string // first call

@@ -58,15 +58,15 @@ type opSpec struct {
 	flags opFlags
 	// method is the upstream HTTP method.
 	method string
-	// parse validates the op's own arguments and fills c (payload, fields,
-	// action, …). The op's field set given by the device, if any, is in c.fields.
+	// parse validates the op's own arguments and fills c: payload, field
+	// set (withMessageFields for message fields), action, ….
 	parse func(c *command, a *argValues) *Error
 	// path appends the upstream path after /me or /users/{mailbox}, escaped.
 	path func(b []byte, c *command) []byte
 	// query appends the query of the first call (without '?'); nil for none.
 	query func(b []byte, c *command) []byte
-	// answer writes the data of a 2xx answer. body is the parsed JSON
-	// object, or absent for an opEmptyData op.
+	// answer writes the data of a 2xx answer from its parsed JSON object
+	// (for an opEmptyData op, from whatever the answer held).
 	answer func(p *Plan, b []byte, c *command, body gjson.Result) ([]byte, *Error)
 	// changes writes the changes of a delta page's value array (opDelta only).
 	changes func(p *Plan, b []byte, c *command, r *jreader) ([]byte, *Error)
