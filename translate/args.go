@@ -69,6 +69,20 @@ type argValues struct {
 	name, given, surname, emails, mobile, business, home, company, title              gjson.Result
 	// Mail actions and search.
 	to, cc, bcc, attachments, save, all, query, read, flag, cats gjson.Result
+
+	// written are the values collectArgs set, so that reset clears only
+	// them: clearing the whole struct on the heap costs a write barrier
+	// for every pointer it holds.
+	written  [64]*gjson.Result
+	nWritten int
+}
+
+// reset makes a zero again after collectArgs.
+func (a *argValues) reset() {
+	for _, v := range a.written[:a.nWritten] {
+		*v = gjson.Result{}
+	}
+	a.nWritten = 0
 }
 
 func (a *argValues) slot(name string) (argBit, *gjson.Result) {
@@ -113,7 +127,8 @@ func (a *argValues) slot(name string) (argBit, *gjson.Result) {
 	return a.pimSlot(name)
 }
 
-// collectArgs reads the args object once into a (zero), keeping the allowed arguments.
+// collectArgs reads the args object once into a (zero or reset), keeping
+// the allowed arguments.
 func collectArgs(a *argValues, allowed argBit, args gjson.Result) *Error {
 	var seen argBit
 	dup := false
@@ -126,9 +141,11 @@ func collectArgs(a *argValues, allowed argBit, args gjson.Result) *Error {
 			dup = true
 			return false
 		}
-		seen |= bit
+		seen |= bit // each bit once: at most 64 values written
 		if v.Type != gjson.Null {
 			*slot = v
+			a.written[a.nWritten] = slot
+			a.nWritten++
 		}
 		return true
 	})

@@ -227,7 +227,7 @@ func (p *Plan) addCommand(v gjson.Result) *Error {
 	}
 	w := p.work()
 	c.err = p.t.parseArgs(c, spec, &w.args, args)
-	w.args = argValues{} // zero for the next command; keeps no device input
+	w.args.reset() // zero for the next command; keeps no device input
 	if c.err == nil {
 		c.buildURL(spec, w.urlBuf[:0])
 	}
