@@ -157,9 +157,8 @@ func collectArgs(a *argValues, allowed argBit, args gjson.Result) *Error {
 
 // parseArgs validates the arguments of c, whose op is spec, and fills c:
 // first the arguments shared by many ops (mailbox, folder, id, window,
-// since, fields), then the op's own (spec.parse), then the state of a
-// stateful op.
-// a is zero scratch space for the arguments.
+// since), then the op's own (spec.parse), then the state of a stateful op.
+// a is zero (or reset) space for the argument values.
 func (t *Translator) parseArgs(c *command, spec *opSpec, a *argValues, args gjson.Result) *Error {
 	if err := collectArgs(a, spec.args, args); err != nil {
 		return err

@@ -63,14 +63,14 @@ type Plan struct {
 	answerInvalid bool
 	// nested is the single-pass sync translation's scratch for nested message fields.
 	nested nestedFields
-	// scratch is kept with the pooled plan across Release.
+	// scratchSpace is the plan's working space, kept across Release (see work).
 	scratchSpace *planScratch
 }
 
 // planScratch is working space of a plan that lives on the heap because
 // the rows' functions, called through the table, would make it escape from
 // the stack anyway. It is allocated once per pooled plan and not cleared by
-// Release; args is zero between commands, reader between Respond calls.
+// Release: args is reset after each command, and Release clears reader.
 type planScratch struct {
 	args   argValues  // the arguments of the command being parsed
 	urlBuf [1024]byte // the URL of the command being built
