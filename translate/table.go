@@ -131,7 +131,7 @@ var opRows = [...]opSpec{
 	{wire: 14, name: "event.respond", args: argMailbox | argID | argResponse | argComment | argSend,
 		flags: opEmptyData | opItemID, method: http.MethodPost,
 		parse: parseRespondArgs, path: eventActionPath, answer: appendEmptyData},
-	{wire: 15, name: "event.create", args: argMailbox | eventEditArgs, flags: opUTC | opItemID, method: http.MethodPost,
+	{wire: 15, name: "event.create", args: argMailbox | eventEditArgs, flags: opUTC, method: http.MethodPost,
 		parse: parseEventCreateArgs, path: eventsPath, answer: appendEventData},
 	{wire: 16, name: "event.update", args: argMailbox | argID | eventEditArgs, flags: opUTC | opItemID, method: http.MethodPatch,
 		parse: parseEventUpdateArgs, path: eventPath, answer: appendEventData},
@@ -142,7 +142,7 @@ var opRows = [...]opSpec{
 	{wire: 18, name: "contacts.sync", args: argMailbox | argState | argWindow, flags: opDelta, method: http.MethodGet,
 		parse: parseContactsSyncArgs, path: contactsSyncPath, query: contactsQuery, answer: (*Plan).appendSyncData,
 		changes: appendContactChanges, scope: mailboxScope, stateFields: isPIMFields},
-	{wire: 19, name: "contact.create", args: argMailbox | contactEditArgs, flags: opItemID, method: http.MethodPost,
+	{wire: 19, name: "contact.create", args: argMailbox | contactEditArgs, method: http.MethodPost,
 		parse: parseContactArgs, path: contactsPath, answer: appendContactData},
 	{wire: 20, name: "contact.update", args: argMailbox | argID | contactEditArgs, flags: opItemID, method: http.MethodPatch,
 		parse: parseContactArgs, path: contactPath, answer: appendContactData},
@@ -212,6 +212,9 @@ func (s *opSpec) problems() []string {
 		}
 	} else if s.scope != nil || s.stateFields != nil || s.args&argState != 0 {
 		p = append(p, "state parts on an op without state")
+	}
+	if s.flags&opItemID != 0 && s.args&argID == 0 {
+		p = append(p, "opItemID without an id argument")
 	}
 	if (s.flags&opDelta != 0) != (s.changes != nil) {
 		p = append(p, "changes writer must be set exactly for a delta sync")
