@@ -61,33 +61,6 @@ const (
 	argCats
 )
 
-// opArgs lists the arguments each op accepts.
-var opArgs = [numOps]argBit{
-	opFoldersSync: argMailbox | argState | argWindow,
-	opFolderGet:   argMailbox | argFolder,
-	opMailSync:    argMailbox | argFolder | argState | argWindow | argSince | argFields,
-	opMailGet:     argMailbox | argID | argBody | argFields,
-	// Mail actions, search and attachments.
-	opMailUpdate:      argMailbox | argID | argRead | argFlag | argCats | argFields,
-	opMailMove:        argMailbox | argID | argTo | argFields,
-	opMailDelete:      argMailbox | argID,
-	opMailSend:        argMailbox | argTo | argCc | argBcc | argSubject | argBody | argAttachments | argSave,
-	opMailReply:       argMailbox | argID | argComment | argAll,
-	opMailForward:     argMailbox | argID | argTo | argComment,
-	opMailSearch:      argMailbox | argQuery | argWindow | argState | argFields,
-	opAttachmentsList: argMailbox | argID,
-	// Calendar and contacts.
-	opCalendarSync:  argMailbox | argState | argWindow | argStart | argEnd,
-	opEventRespond:  argMailbox | argID | argResponse | argComment | argSend,
-	opEventCreate:   argMailbox | eventEditArgs,
-	opEventUpdate:   argMailbox | argID | eventEditArgs,
-	opEventDelete:   argMailbox | argID,
-	opContactsSync:  argMailbox | argState | argWindow,
-	opContactCreate: argMailbox | contactEditArgs,
-	opContactUpdate: argMailbox | argID | contactEditArgs,
-	opContactDelete: argMailbox | argID,
-}
-
 // argValues holds the raw values of the known arguments of one command.
 type argValues struct {
 	mailbox, folder, id, state, window, since, fields, body gjson.Result
@@ -96,6 +69,20 @@ type argValues struct {
 	name, given, surname, emails, mobile, business, home, company, title              gjson.Result
 	// Mail actions and search.
 	to, cc, bcc, attachments, save, all, query, read, flag, cats gjson.Result
+
+	// written are the values collectArgs set, so that reset clears only
+	// them: clearing the whole struct on the heap costs a write barrier
+	// for every pointer it holds.
+	written  [64]*gjson.Result
+	nWritten int
+}
+
+// reset makes a zero again after collectArgs.
+func (a *argValues) reset() {
+	for _, v := range a.written[:a.nWritten] {
+		*v = gjson.Result{}
+	}
+	a.nWritten = 0
 }
 
 func (a *argValues) slot(name string) (argBit, *gjson.Result) {
@@ -140,12 +127,11 @@ func (a *argValues) slot(name string) (argBit, *gjson.Result) {
 	return a.pimSlot(name)
 }
 
-// collectArgs reads the args object once, keeping the arguments op accepts.
-func collectArgs(op opKind, args gjson.Result) (argValues, *Error) {
-	var a argValues
+// collectArgs reads the args object once into a (zero or reset), keeping
+// the allowed arguments.
+func collectArgs(a *argValues, allowed argBit, args gjson.Result) *Error {
 	var seen argBit
 	dup := false
-	allowed := opArgs[op]
 	args.ForEach(func(k, v gjson.Result) bool {
 		bit, slot := a.slot(k.Str)
 		if bit == 0 || allowed&bit == 0 {
@@ -155,22 +141,26 @@ func collectArgs(op opKind, args gjson.Result) (argValues, *Error) {
 			dup = true
 			return false
 		}
-		seen |= bit
+		seen |= bit // each bit once: at most 64 values written
 		if v.Type != gjson.Null {
 			*slot = v
+			a.written[a.nWritten] = slot
+			a.nWritten++
 		}
 		return true
 	})
 	if dup {
-		return a, invalidArgs(msgDuplicateArg)
+		return invalidArgs(msgDuplicateArg)
 	}
-	return a, nil
+	return nil
 }
 
-// parseArgs validates the arguments of c (whose op is known) and fills c.
-func (t *Translator) parseArgs(c *command, args gjson.Result) *Error {
-	a, err := collectArgs(c.op, args)
-	if err != nil {
+// parseArgs validates the arguments of c, whose op is spec, and fills c:
+// first the arguments shared by many ops (mailbox, folder, id, window,
+// since), then the op's own (spec.parse), then the state of a stateful op.
+// a is zero (or reset) space for the argument values.
+func (t *Translator) parseArgs(c *command, spec *opSpec, a *argValues, args gjson.Result) *Error {
+	if err := collectArgs(a, spec.args, args); err != nil {
 		return err
 	}
 	if a.mailbox.Exists() {
@@ -179,7 +169,7 @@ func (t *Translator) parseArgs(c *command, args gjson.Result) *Error {
 		}
 		c.mailbox = a.mailbox.Str
 	}
-	if opArgs[c.op]&argFolder != 0 {
+	if spec.args&argFolder != 0 {
 		if !a.folder.Exists() {
 			return invalidArgs(msgMissingFolder)
 		}
@@ -192,28 +182,18 @@ func (t *Translator) parseArgs(c *command, args gjson.Result) *Error {
 		}
 		c.folder = f
 	}
-	if c.op == opMailGet {
+	if spec.args&argID != 0 {
+		missing, bad := msgMissingMessageID, msgBadMessageID
+		if spec.flags&opItemID != 0 {
+			missing, bad = msgMissingItemID, msgBadItemID
+		}
 		if !a.id.Exists() {
-			return invalidArgs(msgMissingMessageID)
+			return invalidArgs(missing)
 		}
 		if a.id.Type != gjson.String || !validGraphID(a.id.Str) {
-			return invalidArgs(msgBadMessageID)
+			return invalidArgs(bad)
 		}
 		c.msgID = a.id.Str
-		if a.body.Exists() {
-			switch {
-			case a.body.Type != gjson.String:
-				return invalidArgs(msgBadBodyArg)
-			case a.body.Str == "text":
-				c.body = bodyText
-			case a.body.Str == "html":
-				c.body = bodyHTML
-			case a.body.Str == "none":
-				c.body = bodyNone
-			default:
-				return invalidArgs(msgBadBodyArg)
-			}
-		}
 	}
 	window := 0
 	if a.window.Exists() {
@@ -223,51 +203,24 @@ func (t *Translator) parseArgs(c *command, args gjson.Result) *Error {
 		}
 		window = w
 	}
-	since := ""
 	if a.since.Exists() {
 		s, ok := parseSince(a.since)
 		if !ok {
 			return invalidArgs(msgBadSince)
 		}
-		since = s
+		c.since = s
 	}
-	var fields fieldSet
-	if a.fields.Exists() {
-		f, ok := parseMessageFields(a.fields)
-		if !ok {
-			return invalidArgs(msgBadFields)
-		}
-		fields = f
-	}
-	switch c.op {
-	case opFoldersSync, opFolderGet:
-		c.fields = folderFieldsAll
-	case opMailGet:
-		if fields == 0 {
-			fields = messageFieldsAll
-		}
-		if c.body == bodyNone {
-			fields &^= 1 << mfBody
-		}
-		c.fields = fields | 1<<mfID
-	case opMailSync, opMailUpdate, opMailMove, opMailSearch:
-		if fields == 0 {
-			fields = messageFieldsSyncDefault
-		}
-		c.fields = fields | 1<<mfID
-	}
-	if perr := c.parsePIMArgs(&a); perr != nil {
+	if perr := spec.parse(c, a); perr != nil {
 		return perr
 	}
-	if perr := t.parseMailActionArgs(c, &a); perr != nil {
-		return perr
-	}
-	if !c.op.isSync() {
+	if !spec.stateful() {
 		return nil
 	}
 	c.window = defaultWindow
-	c.since = since
-	c.scope = c.scopeOf()
+	if window != 0 {
+		c.window = window
+	}
+	c.scope = spec.scope(c)
 	if a.state.Exists() {
 		if a.state.Type != gjson.String {
 			return invalidArgs(msgBadStateArg)
@@ -276,12 +229,28 @@ func (t *Translator) parseArgs(c *command, args gjson.Result) *Error {
 		if serr != nil {
 			return serr
 		}
-		// Arguments that shaped the first call come from the state.
-		c.link, c.window, c.fields, c.since = rec.link, rec.window, rec.fields, ""
+		// Arguments that shaped the first call come from the state; a delta
+		// sync takes a new window (a page size preference) from the device.
+		c.link, c.fields, c.since = rec.link, rec.fields, ""
+		if window == 0 || spec.flags&opDelta == 0 {
+			c.window = rec.window
+		}
 	}
-	if window != 0 {
-		c.window = window
+	return nil
+}
+
+// withMessageFields sets c.fields from the fields argument, or def when it
+// is not given; the id is always selected.
+func withMessageFields(c *command, a *argValues, def fieldSet) *Error {
+	fields := def
+	if a.fields.Exists() {
+		f, ok := parseMessageFields(a.fields)
+		if !ok {
+			return invalidArgs(msgBadFields)
+		}
+		fields = f
 	}
+	c.fields = fields | 1<<mfID
 	return nil
 }
 
@@ -336,4 +305,49 @@ func parseMessageFields(v gjson.Result) (fieldSet, bool) {
 		return true
 	})
 	return set, ok && set != 0
+}
+
+// pimSlot is argValues.slot for the calendar and contact argument names.
+func (a *argValues) pimSlot(name string) (argBit, *gjson.Result) {
+	switch name {
+	case "start":
+		return argStart, &a.start
+	case "end":
+		return argEnd, &a.end
+	case "response":
+		return argResponse, &a.response
+	case "comment":
+		return argComment, &a.comment
+	case "send":
+		return argSend, &a.send
+	case "subject":
+		return argSubject, &a.subject
+	case "allDay":
+		return argAllDay, &a.allDay
+	case "location":
+		return argLocation, &a.location
+	case "attendees":
+		return argAttendees, &a.attendees
+	case "showAs":
+		return argShowAs, &a.showAs
+	case "name":
+		return argName, &a.name
+	case "given":
+		return argGiven, &a.given
+	case "surname":
+		return argSurname, &a.surname
+	case "emails":
+		return argEmails, &a.emails
+	case "mobile":
+		return argMobile, &a.mobile
+	case "business":
+		return argBusiness, &a.business
+	case "home":
+		return argHome, &a.home
+	case "company":
+		return argCompany, &a.company
+	case "title":
+		return argTitle, &a.title
+	}
+	return 0, nil
 }

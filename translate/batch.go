@@ -39,16 +39,16 @@ var maxPageSizePrefer = func() (t [maxWindow + 1]string) {
 }()
 
 // preferFor appends the Prefer values of command c to dst.
-func (t *Translator) preferFor(dst []string, c *command) []string {
-	if c.op.isSync() && c.window >= 1 && c.window <= maxWindow {
+func (t *Translator) preferFor(dst []string, c *command, spec *opSpec) []string {
+	if spec.flags&opDelta != 0 && c.window >= 1 && c.window <= maxWindow {
 		dst = append(dst, maxPageSizePrefer[c.window])
 	}
-	if c.op == opMailGet || c.op == opMailSync || c.op == opMailUpdate || c.op == opMailMove || c.op == opMailSearch {
+	if spec.flags&opBodyType != 0 {
 		if bp := bodyPreference(c); bp != "" {
 			dst = append(dst, bp)
 		}
 	}
-	if c.op.wantsUTC() {
+	if spec.flags&opUTC != 0 {
 		dst = append(dst, preferUTC)
 	}
 	if t.immutableIDs {
@@ -70,14 +70,15 @@ func (p *Plan) buildCall() {
 			if c.err != nil {
 				continue
 			}
-			p.call = Call{Method: c.upstreamMethod(), Path: t.basePath + c.url[:c.pathLen]}
+			spec := c.op.spec()
+			p.call = Call{Method: spec.method, Path: t.basePath + c.url[:c.pathLen]}
 			if c.payload != nil {
 				p.call.ContentType, p.call.Body = batchContentType, c.payload
 			}
 			if c.pathLen < len(c.url) {
 				p.call.RawQuery = c.url[c.pathLen+1:]
 			}
-			p.call.Prefer = t.preferFor(p.prefer[:0], c)
+			p.call.Prefer = t.preferFor(p.prefer[:0], c, spec)
 			break
 		}
 		p.Upstream = &p.call
@@ -96,14 +97,15 @@ func (p *Plan) buildCall() {
 			b = append(b, ',')
 		}
 		first = false
+		spec := c.op.spec()
 		// The item id is the command's index in the envelope.
 		b = append(b, `{"id":"`...)
 		b = strconv.AppendInt(b, int64(i), 10)
 		b = append(b, `","method":"`...)
-		b = append(b, c.upstreamMethod()...)
+		b = append(b, spec.method...)
 		b = append(b, `","url":`...)
 		b = appendJSONString(b, c.url)
-		pv := t.preferFor(prefer[:0], c)
+		pv := t.preferFor(prefer[:0], c, spec)
 		if len(pv) > 0 || c.payload != nil {
 			b = append(b, `,"headers":{`...)
 			if len(pv) > 0 {

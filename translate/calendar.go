@@ -6,7 +6,15 @@ import (
 	"github.com/tidwall/gjson"
 )
 
-// This file translates Graph events into the device's event form.
+// This file holds the calendar commands (their rows are in table.go):
+//
+//	calendar.sync → GET {root}/calendarView/delta?startDateTime=…&endDateTime=…   (delta sync)
+//	event.respond → POST {root}/events/{id}/accept | decline | tentativelyAccept
+//	event.create  → POST {root}/events        (edits.go builds the body)
+//	event.update  → PATCH {root}/events/{id}
+//	event.delete  → DELETE {root}/events/{id}
+//
+// and translates Graph events into the device's event form.
 // Event: {"id","subject","start","end","allDay","location","organizer",
 // "attendees","response","showAs","cancelled","type","series","preview"} ←
 // id, subject, start, end, isAllDay, location.displayName, organizer,
@@ -388,4 +396,130 @@ func zoneOffset(zone string) (int, bool) {
 		}
 	}
 	return sign * (h*3600 + m*60), true
+}
+
+func parseCalendarSyncArgs(c *command, a *argValues) *Error {
+	c.fields = pimFieldsAll
+	return parseCalendarWindow(c, a)
+}
+
+// parseCalendarWindow reads calendar.sync's start and end. They are
+// required without a state; given with a state they are checked and
+// ignored (the window lives in Graph's tokens, inside the sealed link).
+func parseCalendarWindow(c *command, a *argValues) *Error {
+	var start, end string
+	var ok bool
+	if a.start.Exists() {
+		if start, ok = parseSince(a.start); !ok {
+			return invalidArgs(msgBadWindowRange)
+		}
+	}
+	if a.end.Exists() {
+		if end, ok = parseSince(a.end); !ok {
+			return invalidArgs(msgBadWindowRange)
+		}
+	}
+	if a.state.Exists() {
+		return nil
+	}
+	if start == "" || end == "" {
+		return invalidArgs(msgMissingWindow)
+	}
+	if end <= start { // same fixed-width UTC format: byte order is time order
+		return invalidArgs(msgBadWindowRange)
+	}
+	c.start, c.end = start, end
+	return nil
+}
+
+// parseRespondArgs reads event.respond's response, comment and send.
+func parseRespondArgs(c *command, a *argValues) *Error {
+	if !a.response.Exists() {
+		return invalidArgs(msgBadResponse)
+	}
+	switch {
+	case a.response.Type != gjson.String:
+		return invalidArgs(msgBadResponse)
+	case a.response.Str == "accept":
+		c.action = "accept"
+	case a.response.Str == "decline":
+		c.action = "decline"
+	case a.response.Str == "tentative":
+		c.action = "tentativelyAccept"
+	default:
+		return invalidArgs(msgBadResponse)
+	}
+	send := true
+	if a.send.Exists() {
+		if a.send.Type != gjson.True && a.send.Type != gjson.False {
+			return invalidArgs(msgBadSend)
+		}
+		send = a.send.Type == gjson.True
+	}
+	b := make([]byte, 0, 32+len(a.comment.Raw))
+	b = append(b, '{')
+	if a.comment.Exists() {
+		if a.comment.Type != gjson.String {
+			return invalidArgs(msgBadComment)
+		}
+		b = append(b, `"comment":`...)
+		b = appendJSONString(b, a.comment.Str)
+		b = append(b, ',')
+	}
+	b = append(b, `"sendResponse":`...)
+	b = appendBool(b, send)
+	c.payload = append(b, '}')
+	return nil
+}
+
+func parseEventCreateArgs(c *command, a *argValues) (err *Error) {
+	c.payload, err = buildEventPayload(a, true)
+	return err
+}
+
+func parseEventUpdateArgs(c *command, a *argValues) (err *Error) {
+	c.payload, err = buildEventPayload(a, false)
+	return err
+}
+
+func calendarSyncPath(b []byte, _ *command) []byte { return append(b, "/calendarView/delta"...) }
+
+func calendarSyncQuery(b []byte, c *command) []byte {
+	b = append(b, "startDateTime="...)
+	b = append(b, c.start...) // [0-9TZ:-] only
+	b = append(b, "&endDateTime="...)
+	return append(b, c.end...)
+}
+
+func eventsPath(b []byte, _ *command) []byte { return append(b, "/events"...) }
+
+func eventPath(b []byte, c *command) []byte {
+	b = append(b, "/events/"...)
+	return appendPathSegment(b, c.msgID)
+}
+
+// eventActionPath appends /events/{id}/{action}: event.respond's accept,
+// decline or tentativelyAccept.
+func eventActionPath(b []byte, c *command) []byte {
+	b = append(eventPath(b, c), '/')
+	return append(b, c.action...) // fixed names only
+}
+
+func appendEventChanges(_ *Plan, b []byte, _ *command, r *jreader) ([]byte, *Error) {
+	return appendPIMChanges(b, r, appendEventChange)
+}
+
+// appendEventData writes {"event":{…}} for the answer of event.create and event.update.
+func appendEventData(_ *Plan, b []byte, _ *command, body gjson.Result) ([]byte, *Error) {
+	var vals eventValues
+	collectEvent(body, &vals)
+	if vals[efID].Type != gjson.String {
+		return b, upstreamMalformed()
+	}
+	b = append(b, `{"event":`...)
+	var ok bool
+	if b, ok = appendEvent(b, &vals); !ok {
+		return b, badEventTimeZone()
+	}
+	return append(b, '}'), nil
 }

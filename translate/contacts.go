@@ -2,7 +2,14 @@ package translate
 
 import "github.com/tidwall/gjson"
 
-// This file translates Graph contacts into the device's contact form.
+// This file holds the contact commands (their rows are in table.go):
+//
+//	contacts.sync  → GET {root}/contacts/delta?$select=…   (delta sync)
+//	contact.create → POST {root}/contacts     (edits.go builds the body)
+//	contact.update → PATCH {root}/contacts/{id}
+//	contact.delete → DELETE {root}/contacts/{id}
+//
+// and translates Graph contacts into the device's contact form.
 // Contact: {"id","name","given","surname","emails","mobile","business",
 // "home","company","title"} ← id, displayName, givenName, surname,
 // emailAddresses, mobilePhone, businessPhones, homePhones, companyName,
@@ -141,4 +148,41 @@ func appendContactEmails(dst []byte, arr gjson.Result) []byte {
 		return true
 	})
 	return append(dst, ']')
+}
+
+func parseContactsSyncArgs(c *command, _ *argValues) *Error {
+	c.fields = pimFieldsAll
+	return nil
+}
+
+func parseContactArgs(c *command, a *argValues) (err *Error) {
+	c.payload, err = buildContactPayload(a)
+	return err
+}
+
+func contactsSyncPath(b []byte, _ *command) []byte { return append(b, "/contacts/delta"...) }
+
+func contactsQuery(b []byte, _ *command) []byte { return append(b, contactSelect...) }
+
+func contactsPath(b []byte, _ *command) []byte { return append(b, "/contacts"...) }
+
+func contactPath(b []byte, c *command) []byte {
+	b = append(b, "/contacts/"...)
+	return appendPathSegment(b, c.msgID)
+}
+
+func appendContactChanges(_ *Plan, b []byte, _ *command, r *jreader) ([]byte, *Error) {
+	return appendPIMChanges(b, r, appendContactChange)
+}
+
+// appendContactData writes {"contact":{…}} for the answer of contact.create and contact.update.
+func appendContactData(_ *Plan, b []byte, _ *command, body gjson.Result) ([]byte, *Error) {
+	var vals contactValues
+	collectContact(body, &vals)
+	if vals[cfID].Type != gjson.String {
+		return b, upstreamMalformed()
+	}
+	b = append(b, `{"contact":`...)
+	b = appendContact(b, &vals)
+	return append(b, '}'), nil
 }

@@ -17,122 +17,6 @@ const maxEnvelopeDepth = 32
 // maxUpstreamDepth bounds JSON nesting in an upstream answer.
 const maxUpstreamDepth = 64
 
-// opKind identifies a command of the registry.
-type opKind uint8
-
-const (
-	opUnknown opKind = iota
-	opFoldersSync
-	opFolderGet
-	opMailSync
-	opMailGet
-	// Mail actions and search.
-	opMailUpdate
-	opMailMove
-	opMailDelete
-	opMailSend
-	opMailReply
-	opMailForward
-	opMailSearch
-	opAttachmentsList
-	// Calendar and contacts.
-	opCalendarSync
-	opEventRespond
-	opEventCreate
-	opEventUpdate
-	opEventDelete
-	opContactsSync
-	opContactCreate
-	opContactUpdate
-	opContactDelete
-	numOps
-)
-
-// opNames are the registry's op names, indexed by opKind. opUnknown's name is
-// the metrics label for any op outside the registry.
-var opNames = [numOps]string{
-	opUnknown:         "unknown",
-	opFoldersSync:     "folders.sync",
-	opFolderGet:       "folder.get",
-	opMailSync:        "mail.sync",
-	opMailGet:         "mail.get",
-	opMailUpdate:      "mail.update",
-	opMailMove:        "mail.move",
-	opMailDelete:      "mail.delete",
-	opMailSend:        "mail.send",
-	opMailReply:       "mail.reply",
-	opMailForward:     "mail.forward",
-	opMailSearch:      "mail.search",
-	opAttachmentsList: "attachments.list",
-	opCalendarSync:    "calendar.sync",
-	opEventRespond:    "event.respond",
-	opEventCreate:     "event.create",
-	opEventUpdate:     "event.update",
-	opEventDelete:     "event.delete",
-	opContactsSync:    "contacts.sync",
-	opContactCreate:   "contact.create",
-	opContactUpdate:   "contact.update",
-	opContactDelete:   "contact.delete",
-}
-
-// opImplemented marks the ops this version translates; the others answer
-// like an unknown op. Remove an op from here by implementing it.
-var opImplemented = [numOps]bool{
-	opFoldersSync: true,
-	opFolderGet:   true,
-	opMailSync:    true,
-	opMailGet:     true,
-	// Mail actions, search and attachments.
-	opMailUpdate:      true,
-	opMailMove:        true,
-	opMailDelete:      true,
-	opMailSend:        true,
-	opMailReply:       true,
-	opMailForward:     true,
-	opMailSearch:      true,
-	opAttachmentsList: true,
-	// Calendar and contacts.
-	opCalendarSync:  true,
-	opEventRespond:  true,
-	opEventCreate:   true,
-	opEventUpdate:   true,
-	opEventDelete:   true,
-	opContactsSync:  true,
-	opContactCreate: true,
-	opContactUpdate: true,
-	opContactDelete: true,
-}
-
-// String returns the op's device name, or "unknown".
-func (k opKind) String() string {
-	if k >= numOps {
-		return opNames[opUnknown]
-	}
-	return opNames[k]
-}
-
-func (k opKind) isSync() bool {
-	return k == opFoldersSync || k == opMailSync || k == opCalendarSync || k == opContactsSync
-}
-
-func lookupOp(s string) opKind {
-	for k := opFoldersSync; k < numOps; k++ {
-		if opNames[k] == s {
-			return k
-		}
-	}
-	return opUnknown
-}
-
-// bodyKind is mail.get's body argument.
-type bodyKind uint8
-
-const (
-	bodyText bodyKind = iota
-	bodyHTML
-	bodyNone
-)
-
 // command is one validated device command and what it becomes upstream.
 type command struct {
 	id      string
@@ -140,31 +24,20 @@ type command struct {
 	err     *Error // validation failure: the result, no upstream sub-request
 	mailbox string // validated mailbox argument as given; "" means /me
 	folder  string // normalized folder argument
-	msgID   string // mail.get id
+	msgID   string // id argument: a message, event or contact id
 	window  int    // sync page size (1–200)
 	fields  fieldSet
 	body    bodyKind
 	since   string // UTC RFC 3339, first mail.sync call only
 	link    string // continuation link from the state, relative to the base path
-	scope   string // state scope (sync ops): see scopeOf
+	scope   string // state scope (stateful ops): see opSpec.scope
 	url     string // escaped upstream path[?query] relative to the base path
 	pathLen int    // length of the path part of url
-	method  string // upstream method; "" means GET
 	payload []byte // upstream JSON request body; nil for none
 	start   string // calendar.sync window start, UTC RFC 3339, first call only
 	end     string // calendar.sync window end, UTC RFC 3339, first call only
 	action  string // path segment after the item id (event.respond), "" for none
 	search  string // mail.search query, as given
-}
-
-// scopeOf returns the state scope of the command: the mailbox (lower case) and,
-// for mail.sync, the folder.
-func (c *command) scopeOf() string {
-	mb := lowerASCII(c.mailbox)
-	if c.op == opMailSync {
-		return mb + "\x00" + c.folder
-	}
-	return mb
 }
 
 // Plan is one device request turned into (at most) one upstream call. Create
@@ -190,6 +63,26 @@ type Plan struct {
 	answerInvalid bool
 	// nested is the single-pass sync translation's scratch for nested message fields.
 	nested nestedFields
+	// scratchSpace is the plan's working space, kept across Release (see work).
+	scratchSpace *planScratch
+}
+
+// planScratch is working space of a plan that lives on the heap because
+// the rows' functions, called through the table, would make it escape from
+// the stack anyway. It is allocated once per pooled plan and not cleared by
+// Release: args is reset after each command, and Release clears reader.
+type planScratch struct {
+	args   argValues  // the arguments of the command being parsed
+	urlBuf [1024]byte // the URL of the command being built
+	reader jreader    // the delta page being translated
+}
+
+// work returns the plan's scratch space.
+func (p *Plan) work() *planScratch {
+	if p.scratchSpace == nil {
+		p.scratchSpace = new(planScratch)
+	}
+	return p.scratchSpace
 }
 
 var planPool = sync.Pool{New: func() any { return new(Plan) }}
@@ -203,7 +96,11 @@ func (p *Plan) Release() {
 	putBuf(p.body)
 	putBuf(p.scratch)
 	nested := p.nested.buf[:0]
-	*p = Plan{}
+	work := p.scratchSpace
+	if work != nil {
+		work.reader = jreader{} // drops its reference to the answer
+	}
+	*p = Plan{scratchSpace: work}
 	if cap(nested) <= maxPooledNested {
 		p.nested.buf = nested // kept with the pooled plan
 	}
@@ -323,15 +220,51 @@ func (p *Plan) addCommand(v gjson.Result) *Error {
 	p.n++
 	c.id = id.Str
 	c.op = lookupOp(op.Str)
-	if c.op == opUnknown || !opImplemented[c.op] {
+	spec := c.op.spec()
+	if spec == nil {
 		c.err = invalidArgs(msgUnknownOp)
 		return nil
 	}
-	c.err = p.t.parseArgs(c, args)
+	w := p.work()
+	c.err = p.t.parseArgs(c, spec, &w.args, args)
+	w.args.reset() // zero for the next command; keeps no device input
 	if c.err == nil {
-		c.buildURL()
+		c.buildURL(spec, w.urlBuf[:0])
 	}
 	return nil
+}
+
+// appendRoot appends /me or /users/{mailbox} (escaped).
+func appendRoot(dst []byte, mailbox string) []byte {
+	if mailbox == "" {
+		return append(dst, "/me"...)
+	}
+	dst = append(dst, "/users/"...)
+	return appendPathSegment(dst, mailbox)
+}
+
+// buildURL sets c.url (escaped path[?query], relative to the base path) for
+// the first call of c, or the sealed link for a continuation; b is scratch.
+func (c *command) buildURL(spec *opSpec, b []byte) {
+	if c.link != "" {
+		c.url = c.link
+		c.pathLen = len(c.link)
+		for i := 0; i < len(c.link); i++ {
+			if c.link[i] == '?' {
+				c.pathLen = i
+				break
+			}
+		}
+		return
+	}
+	b = appendRoot(b, c.mailbox)
+	b = spec.path(b, c)
+	c.pathLen = len(b)
+	if spec.query != nil {
+		b = append(b, '?')
+		b = spec.query(b, c)
+	}
+	c.url = string(b)
 }
 
 // depthWithin reports whether the JSON nesting of b (arrays and objects,

@@ -43,6 +43,43 @@ func TestNewOptions(t *testing.T) {
 		if _, err := New(o); err == nil {
 			t.Errorf("New(%+v) accepted", o)
 		}
+		if o.Validate() == nil {
+			t.Errorf("Validate(%+v) accepted", o)
+		}
+	}
+	if err := (Options{Upstream: testUpstream, StateKeys: [][]byte{testKey1}}).Validate(); err != nil {
+		t.Errorf("Validate refused good options: %v", err)
+	}
+}
+
+func TestParseUpstream(t *testing.T) {
+	good := []struct {
+		raw      string
+		want     Upstream
+		hostPort string
+	}{
+		{"https://Graph.Microsoft.com/v1.0/", Upstream{"https", "graph.microsoft.com", "/v1.0"}, "graph.microsoft.com:443"},
+		{"HTTP://127.0.0.1:9443", Upstream{"http", "127.0.0.1:9443", ""}, "127.0.0.1:9443"},
+		{"http://[::1]/graph/v1.0", Upstream{"http", "[::1]", "/graph/v1.0"}, "[::1]:80"},
+		{"https://[::1]:8443/a%20b", Upstream{"https", "[::1]:8443", "/a%20b"}, "[::1]:8443"},
+	}
+	for _, g := range good {
+		u, err := ParseUpstream(g.raw)
+		if err != nil || u != g.want || u.HostPort() != g.hostPort {
+			t.Errorf("ParseUpstream(%q) = %+v %q, %v; want %+v %q", g.raw, u, u.HostPort(), err, g.want, g.hostPort)
+		}
+	}
+	if u, _ := ParseUpstream("https://graph.microsoft.com/v1.0"); u.String() != "https://graph.microsoft.com/v1.0" {
+		t.Errorf("String() = %q", u.String())
+	}
+	for _, raw := range []string{
+		"", "ftp://h/v1.0", "h/v1.0", "https://", "https://:443/v1.0", "https://u@h/v1.0",
+		"https://h/v1.0?x", "https://h/v1.0?", "https://h/v1.0#f", "https://h/a/../v1.0", "https://h/./v1.0",
+		"https://h/v1.0/..", "https://h/%2E%2E/v1.0", "https://h/a/%2e", "mailto:a@b",
+	} {
+		if u, err := ParseUpstream(raw); err == nil {
+			t.Errorf("ParseUpstream(%q) accepted: %+v", raw, u)
+		}
 	}
 }
 

@@ -1,6 +1,9 @@
 package translate
 
-import "strconv"
+import (
+	"net/http"
+	"strconv"
+)
 
 // Device API error codes (DEVICE_API.md §3). Envelope-level codes fail the whole
 // request; per-command codes appear in one command's result.
@@ -144,5 +147,44 @@ const (
 	msgUpstreamRejected    = "upstream rejected the request arguments"
 )
 
-func invalidRequest(msg string) *Error { return NewError(400, CodeInvalidRequest, msg) }
-func invalidArgs(msg string) *Error    { return NewError(400, CodeInvalidArgs, msg) }
+// Every function of the package that can fail returns a *Error: nil means
+// success. Each constructor below returns a new Error, which the caller may
+// complete (RequestID, UpstreamCode) without touching any other result.
+
+func invalidRequest(msg string) *Error {
+	return NewError(http.StatusBadRequest, CodeInvalidRequest, msg)
+}
+func invalidArgs(msg string) *Error { return NewError(http.StatusBadRequest, CodeInvalidArgs, msg) }
+
+// stateInvalid is the error for a state that cannot be opened.
+func stateInvalid() *Error { return NewError(http.StatusBadRequest, CodeInvalidState, msgStateInvalid) }
+
+// stateExpired is the error for a state older than the state TTL.
+func stateExpired() *Error { return NewError(http.StatusBadRequest, CodeInvalidState, msgStateExpired) }
+
+// upstreamFailed is 502 upstream_error with message.
+func upstreamFailed(message string) *Error {
+	return NewError(http.StatusBadGateway, CodeUpstreamError, message)
+}
+
+// upstreamRequestFailed is the error for an upstream failure without a more precise code.
+func upstreamRequestFailed() *Error { return upstreamFailed(msgUpstreamError) }
+
+// upstreamMalformed is the error for an upstream answer that is not what Graph sends.
+func upstreamMalformed() *Error { return upstreamFailed(msgUpstreamMalformed) }
+
+// upstreamBadLink is the error for a next or delta link outside the configured upstream.
+func upstreamBadLink() *Error { return upstreamFailed(msgUpstreamBadLink) }
+
+// upstreamNoLink is the error for a delta page without a next or delta link.
+func upstreamNoLink() *Error { return upstreamFailed(msgUpstreamNoLink) }
+
+// badEventTimeZone is the error for an event time the bridge cannot convert to UTC.
+func badEventTimeZone() *Error { return upstreamFailed(msgBadEventTimeZone) }
+
+// throttled is 429 throttled with retryAfter seconds.
+func throttled(retryAfter int) *Error {
+	e := NewError(http.StatusTooManyRequests, CodeThrottled, msgThrottled)
+	e.RetryAfter = retryAfter
+	return e
+}

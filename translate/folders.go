@@ -2,7 +2,11 @@ package translate
 
 import "github.com/tidwall/gjson"
 
-// This file holds the mail folder commands: folders.sync and folder.get.
+// This file holds the mail folder commands: folders.sync and folder.get
+// (their rows are in table.go).
+//
+//	folders.sync → GET {root}/mailFolders/delta?$select=…   (delta sync)
+//	folder.get   → GET {root}/mailFolders/{folder}?$select=…
 // Folder: {"id","parent","name","unread","total","children","hidden"} ←
 // id, parentFolderId, displayName, unreadItemCount, totalItemCount,
 // childFolderCount, isHidden.
@@ -48,66 +52,60 @@ func folderSlot(graphName string) int {
 	return -1
 }
 
-// appendRoot appends /me or /users/{mailbox} (escaped).
-func appendRoot(dst []byte, mailbox string) []byte {
-	if mailbox == "" {
-		return append(dst, "/me"...)
-	}
-	dst = append(dst, "/users/"...)
-	return appendPathSegment(dst, mailbox)
+func parseFolderArgs(c *command, _ *argValues) *Error {
+	c.fields = folderFieldsAll
+	return nil
 }
 
-// buildURL sets c.url (escaped path[?query], relative to the base path) for
-// the first call of c, or the sealed link for a continuation.
-func (c *command) buildURL() {
-	if c.link != "" {
-		c.url = c.link
-		c.pathLen = len(c.link)
-		for i := 0; i < len(c.link); i++ {
-			if c.link[i] == '?' {
-				c.pathLen = i
-				break
-			}
-		}
-		return
+// isFolderFields reports whether a folders.sync state's field set is valid.
+func isFolderFields(f fieldSet) bool { return f == folderFieldsAll }
+
+func foldersSyncPath(b []byte, _ *command) []byte { return append(b, "/mailFolders/delta"...) }
+
+func folderPath(b []byte, c *command) []byte {
+	b = append(b, "/mailFolders/"...)
+	return appendPathSegment(b, c.folder)
+}
+
+func folderQuery(b []byte, _ *command) []byte { return append(b, folderSelect...) }
+
+// appendFolderData writes folder.get's {"folder":{…}}.
+func appendFolderData(_ *Plan, b []byte, _ *command, body gjson.Result) ([]byte, *Error) {
+	var vals folderValues
+	collectFolder(body, &vals)
+	if vals[ffID].Type != gjson.String {
+		return b, upstreamMalformed()
 	}
-	var arr [1024]byte
-	b := appendRoot(arr[:0], c.mailbox)
-	switch c.op {
-	case opFoldersSync:
-		b = append(b, "/mailFolders/delta"...)
-		c.pathLen = len(b)
-		b = append(b, '?')
-		b = append(b, folderSelect...)
-	case opFolderGet:
-		b = append(b, "/mailFolders/"...)
-		b = appendPathSegment(b, c.folder)
-		c.pathLen = len(b)
-		b = append(b, '?')
-		b = append(b, folderSelect...)
-	case opMailSync:
-		b = append(b, "/mailFolders/"...)
-		b = appendPathSegment(b, c.folder)
-		b = append(b, "/messages/delta"...)
-		c.pathLen = len(b)
-		b = append(b, '?')
-		b = appendMessageSelect(b, c.fields)
-		if c.since != "" {
-			b = append(b, "&$filter=receivedDateTime%20ge%20"...)
-			b = append(b, c.since...) // [0-9TZ:-] only
-		}
-	case opMailGet:
-		b = append(b, "/messages/"...)
-		b = appendPathSegment(b, c.msgID)
-		c.pathLen = len(b)
-		b = append(b, '?')
-		b = appendMessageSelect(b, c.fields)
-	case opMailUpdate, opMailMove, opMailDelete, opMailSend, opMailReply, opMailForward, opMailSearch, opAttachmentsList:
-		b = c.appendMailActionURL(b)
-	default:
-		b = c.appendPIMURL(b) // calendar and contacts
+	b = append(b, `{"folder":`...)
+	b = appendFolder(b, &vals)
+	return append(b, '}'), nil
+}
+
+// appendFolderChanges writes the changes of a folders delta page's value array.
+func appendFolderChanges(_ *Plan, b []byte, _ *command, r *jreader) ([]byte, *Error) {
+	value := r.value()
+	if !value.IsArray() {
+		return b, upstreamMalformed()
 	}
-	c.url = string(b)
+	var vals folderValues
+	n := 0
+	eachElement(value.Raw, func(item gjson.Result) bool {
+		if !item.IsObject() {
+			return true
+		}
+		mark := len(b)
+		if n > 0 {
+			b = append(b, ',')
+		}
+		var ok bool
+		if b, ok = appendFolderChange(b, item, &vals); ok {
+			n++
+		} else {
+			b = b[:mark]
+		}
+		return true
+	})
+	return b, nil
 }
 
 // folderValues holds the Graph values of one folder, by field slot.

@@ -133,7 +133,7 @@ func FuzzArgs(f *testing.F) {
 		if c.err != nil && c.err.Code != CodeInvalidArgs && c.err.Code != CodeInvalidState {
 			t.Fatalf("unexpected command error %+v", c.err)
 		}
-		if c.err == nil && c.op.isSync() && (c.window < 1 || c.window > maxWindow) {
+		if c.err == nil && c.op.spec().flags&opDelta != 0 && (c.window < 1 || c.window > maxWindow) {
 			t.Fatalf("window %d", c.window)
 		}
 	})

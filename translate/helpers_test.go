@@ -205,3 +205,13 @@ const (
   "body": { "contentType": "text", "content": "Agenda:\r\n\"numbers\" first\u2028end" }
 }`
 )
+
+// Wire ids of the ops the tests seal states for or look at.
+var (
+	opFoldersSync  = lookupOp("folders.sync")
+	opFolderGet    = lookupOp("folder.get")
+	opMailSync     = lookupOp("mail.sync")
+	opMailGet      = lookupOp("mail.get")
+	opCalendarSync = lookupOp("calendar.sync")
+	opContactsSync = lookupOp("contacts.sync")
+)

@@ -2,12 +2,26 @@ package translate
 
 import "github.com/tidwall/gjson"
 
-// This file holds the mail commands: mail.sync and mail.get.
+// This file holds the mail read commands: mail.sync and mail.get (their
+// rows are in table.go).
+//
+//	mail.sync → GET {root}/mailFolders/{folder}/messages/delta?$select=…[&$filter=receivedDateTime ge {since}]   (delta sync)
+//	mail.get  → GET {root}/messages/{id}?$select=…
+//
 // Message: {"id","folder","conv","subject","from","to","cc","bcc","received",
 // "sent","preview","read","flag","importance","att","cats","draft","body"} ←
 // id, parentFolderId, conversationId, subject, from, toRecipients,
 // ccRecipients, bccRecipients, receivedDateTime, sentDateTime, bodyPreview,
 // isRead, flag.flagStatus, importance, hasAttachments, categories, isDraft, body.
+
+// bodyKind is mail.get's body argument.
+type bodyKind uint8
+
+const (
+	bodyText bodyKind = iota
+	bodyHTML
+	bodyNone
+)
 
 // fieldSet is a bit set of message field slots (bit i = slot i).
 type fieldSet uint32
@@ -125,10 +139,143 @@ func bodyPreference(c *command) string {
 	if c.fields&(1<<mfBody) == 0 {
 		return ""
 	}
-	if c.op == opMailGet && c.body == bodyHTML {
+	if c.body == bodyHTML { // mail.get's body argument; text for every other op
+
 		return `outlook.body-content-type="html"`
 	}
 	return `outlook.body-content-type="text"`
+}
+
+func parseMailSyncArgs(c *command, a *argValues) *Error {
+	return withMessageFields(c, a, messageFieldsSyncDefault)
+}
+
+func parseMailGetArgs(c *command, a *argValues) *Error {
+	if a.body.Exists() {
+		switch {
+		case a.body.Type != gjson.String:
+			return invalidArgs(msgBadBodyArg)
+		case a.body.Str == "text":
+			c.body = bodyText
+		case a.body.Str == "html":
+			c.body = bodyHTML
+		case a.body.Str == "none":
+			c.body = bodyNone
+		default:
+			return invalidArgs(msgBadBodyArg)
+		}
+	}
+	if err := withMessageFields(c, a, messageFieldsAll); err != nil {
+		return err
+	}
+	if c.body == bodyNone {
+		c.fields &^= 1 << mfBody
+	}
+	return nil
+}
+
+// folderScope binds a mail.sync state to its mailbox and folder.
+func folderScope(c *command) string { return lowerASCII(c.mailbox) + "\x00" + c.folder }
+
+// isMessageFields reports whether a state's message field set is valid.
+func isMessageFields(f fieldSet) bool { return f&^messageFieldsAll == 0 && f&(1<<mfID) != 0 }
+
+func mailSyncPath(b []byte, c *command) []byte {
+	b = append(b, "/mailFolders/"...)
+	b = appendPathSegment(b, c.folder)
+	return append(b, "/messages/delta"...)
+}
+
+func mailSyncQuery(b []byte, c *command) []byte {
+	b = appendMessageSelect(b, c.fields)
+	if c.since != "" {
+		b = append(b, "&$filter=receivedDateTime%20ge%20"...)
+		b = append(b, c.since...) // [0-9TZ:-] only
+	}
+	return b
+}
+
+// messagePath appends /messages/{id}: mail.get, mail.update and mail.delete.
+func messagePath(b []byte, c *command) []byte {
+	b = append(b, "/messages/"...)
+	return appendPathSegment(b, c.msgID)
+}
+
+func messageQuery(b []byte, c *command) []byte { return appendMessageSelect(b, c.fields) }
+
+// appendMessageData writes {"message":{…}} for mail.get, mail.update and
+// mail.move from the upstream message.
+func appendMessageData(_ *Plan, b []byte, c *command, body gjson.Result) ([]byte, *Error) {
+	var vals messageValues
+	collectMessage(body, &vals)
+	if vals[mfID].Type != gjson.String {
+		return b, upstreamMalformed()
+	}
+	b = append(b, `{"message":`...)
+	b = appendMessage(b, &vals, c.fields)
+	return append(b, '}'), nil
+}
+
+// appendMessageChanges writes the changes of a mail delta page's value
+// array, read from r in the single validating pass of appendSyncData.
+func appendMessageChanges(p *Plan, b []byte, c *command, r *jreader) ([]byte, *Error) {
+	if !r.enter('[') {
+		return b, upstreamMalformed()
+	}
+	var vals messageValues
+	nf := &p.nested
+	n := 0
+	for k := 0; r.more(']', k); k++ {
+		if !r.enter('{') {
+			continue // not an object: skipped
+		}
+		removed := collectMessageFrom(r, &vals, nf, c.fields)
+		if vals[mfID].Type != gjson.String {
+			continue
+		}
+		if n > 0 {
+			b = append(b, ',')
+		}
+		n++
+		if removed {
+			b = append(b, `{"op":"delete","id":`...)
+			b = appendStringToken(b, vals[mfID])
+			b = append(b, '}')
+			continue
+		}
+		b = append(b, `{"op":"upsert","message":`...)
+		b = appendMessageNested(b, &vals, nf, c.fields)
+		b = append(b, '}')
+	}
+	return b, nil
+}
+
+// collectMessageFrom reads the members of the message object r has entered:
+// the scalar fields into vals, the nested fields of set written into nf, and
+// reports whether it carries @removed.
+func collectMessageFrom(r *jreader, vals *messageValues, nf *nestedFields, set fieldSet) (removed bool) {
+	*vals = messageValues{}
+	nf.reset()
+	for k := 0; r.more('}', k); k++ {
+		key := r.key()
+		s := messageSlot(key)
+		switch {
+		case s < 0:
+			if key == "@removed" {
+				removed = true
+			}
+			r.skip()
+		case isNestedField(s):
+			if set&(1<<s) != 0 {
+				nf.read(s, r)
+			} else {
+				r.skip()
+			}
+		default:
+			vals[s] = r.value()
+		}
+	}
+	return removed
 }
 
 // messageValues holds the Graph values of one message, by field slot.

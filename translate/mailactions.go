@@ -2,14 +2,13 @@ package translate
 
 import (
 	"encoding/base64"
-	"net/http"
 
 	"github.com/tidwall/gjson"
 )
 
 // This file holds the mail action commands (DEVICE_API.md §5): mail.update,
-// mail.move, mail.delete, mail.send, mail.reply, mail.forward. Their
-// arguments become Graph JSON request bodies:
+// mail.move, mail.delete, mail.send, mail.reply, mail.forward (their rows
+// are in table.go). Their arguments become Graph JSON request bodies:
 //
 //	mail.update  read, flag, cats        → PATCH messages/{id} {"isRead","flag":{"flagStatus"},"categories"}
 //	mail.move    to (folder)             → POST messages/{id}/move {"destinationId"}
@@ -59,58 +58,38 @@ const (
 	msgBadAll          = "all must be a boolean"
 )
 
-// isMailAction reports whether op is one of this file's commands.
-func (k opKind) isMailAction() bool { return k >= opMailUpdate && k <= opMailForward }
-
-// mailActionDataIsEmpty reports whether a mail action answers data {} (Graph
-// answers 202 or 204 without a body).
-func (k opKind) mailActionDataIsEmpty() bool {
-	return k == opMailDelete || k == opMailSend || k == opMailReply || k == opMailForward
+func parseUpdateArgs(c *command, a *argValues) (err *Error) {
+	if err = withMessageFields(c, a, messageFieldsSyncDefault); err != nil {
+		return err
+	}
+	c.payload, err = buildUpdatePayload(a)
+	return err
 }
 
-// parseMailActionArgs validates the arguments of the mail actions, of
-// mail.search and of attachments.list, and sets the command's method,
-// payload, message id and (search) scope. Other ops pass through untouched.
-func (t *Translator) parseMailActionArgs(c *command, a *argValues) *Error {
-	switch {
-	case c.op == opMailSearch:
-		return t.parseSearchArgs(c, a)
-	case c.op != opAttachmentsList && !c.op.isMailAction():
-		return nil
+func parseMoveArgs(c *command, a *argValues) (err *Error) {
+	if err = withMessageFields(c, a, messageFieldsSyncDefault); err != nil {
+		return err
 	}
-	if opArgs[c.op]&argID != 0 {
-		if !a.id.Exists() {
-			return invalidArgs(msgMissingMessageID)
-		}
-		if a.id.Type != gjson.String || !validGraphID(a.id.Str) {
-			return invalidArgs(msgBadMessageID)
-		}
-		c.msgID = a.id.Str
+	c.payload, err = buildMovePayload(a)
+	return err
+}
+
+func parseSendArgs(c *command, a *argValues) (err *Error) {
+	c.payload, err = buildSendPayload(a)
+	return err
+}
+
+func parseReplyArgs(c *command, a *argValues) (err *Error) {
+	c.payload, err = buildReplyPayload(a)
+	c.action = "reply"
+	if a.all.Type == gjson.True {
+		c.action = "replyAll"
 	}
-	var err *Error
-	switch c.op {
-	case opMailUpdate:
-		c.method = http.MethodPatch
-		c.payload, err = buildUpdatePayload(a)
-	case opMailMove:
-		c.method = http.MethodPost
-		c.payload, err = buildMovePayload(a)
-	case opMailDelete:
-		c.method = http.MethodDelete
-	case opMailSend:
-		c.method = http.MethodPost
-		c.payload, err = buildSendPayload(a)
-	case opMailReply:
-		c.method = http.MethodPost
-		c.payload, err = buildReplyPayload(a)
-		c.action = "reply"
-		if a.all.Type == gjson.True {
-			c.action = "replyAll"
-		}
-	case opMailForward:
-		c.method = http.MethodPost
-		c.payload, err = buildForwardPayload(a)
-	}
+	return err
+}
+
+func parseForwardArgs(c *command, a *argValues) (err *Error) {
+	c.payload, err = buildForwardPayload(a)
 	return err
 }
 
@@ -538,47 +517,14 @@ func decodedBase64Size(s string) (int, bool) {
 	return size, true
 }
 
-// appendMailActionURL appends the path (and query) of a mail action,
-// mail.search or attachments.list after /me or /users/{mailbox}, and sets
-// c.pathLen.
-func (c *command) appendMailActionURL(b []byte) []byte {
-	switch c.op {
-	case opMailSend:
-		b = append(b, "/sendMail"...)
-	case opMailSearch:
-		b = append(b, "/messages"...)
-		c.pathLen = len(b)
-		return c.appendSearchQuery(b)
-	default:
-		b = append(b, "/messages/"...)
-		b = appendPathSegment(b, c.msgID)
-		switch c.op {
-		case opMailMove:
-			b = append(b, "/move"...)
-		case opMailReply:
-			b = append(b, '/')
-			b = append(b, c.action...) // "reply" or "replyAll"
-		case opMailForward:
-			b = append(b, "/forward"...)
-		case opAttachmentsList:
-			b = append(b, "/attachments"...)
-			c.pathLen = len(b)
-			return append(b, "?$select=id,name,contentType,size,isInline"...)
-		}
-	}
-	c.pathLen = len(b)
-	return b
+func movePath(b []byte, c *command) []byte { return append(messagePath(b, c), "/move"...) }
+
+func sendPath(b []byte, _ *command) []byte { return append(b, "/sendMail"...) }
+
+// messageActionPath appends /messages/{id}/{action}: mail.reply's reply or replyAll.
+func messageActionPath(b []byte, c *command) []byte {
+	b = append(messagePath(b, c), '/')
+	return append(b, c.action...) // fixed names only
 }
 
-// appendMessageData writes {"message":{…}} for mail.get, mail.update and
-// mail.move from the upstream message.
-func appendMessageData(b []byte, c *command, body gjson.Result) ([]byte, Error) {
-	var vals messageValues
-	collectMessage(body, &vals)
-	if vals[mfID].Type != gjson.String {
-		return b, Error{Status: http.StatusBadGateway, Code: CodeUpstreamError, Message: msgUpstreamMalformed}
-	}
-	b = append(b, `{"message":`...)
-	b = appendMessage(b, &vals, c.fields)
-	return append(b, '}'), Error{}
-}
+func forwardPath(b []byte, c *command) []byte { return append(messagePath(b, c), "/forward"...) }

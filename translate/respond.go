@@ -33,7 +33,7 @@ type Outcome struct {
 
 // Result summarizes one command's result for logs and metrics.
 type Result struct {
-	// Op is the command's op, or "unknown" for ops outside the registry (bounded cardinality).
+	// Op is the command's op, or "unknown" for ops outside the command table (bounded cardinality).
 	Op string
 	// Status is the result's status: 200 on success, the error's status otherwise.
 	Status int
@@ -79,15 +79,15 @@ func (p *Plan) Respond(dst *bytes.Buffer, status int, header http.Header, body [
 		r.now = p.t.now()
 	}
 	b := dst.AvailableBuffer()
-	var fail Error
+	var fail *Error
 	switch {
 	case p.Upstream == nil:
 	case status == 0:
-		fail = Error{Status: http.StatusBadGateway, Code: CodeUpstreamError, Message: msgNoUpstreamAnswer}
+		fail = upstreamFailed(msgNoUpstreamAnswer)
 	default:
 		fail = p.readAnswer(&r, &out, status, header, body)
 	}
-	if fail.Code != "" {
+	if fail != nil {
 		if fail.RequestID == "" {
 			fail.RequestID = out.UpstreamRequestID
 		}
@@ -100,7 +100,8 @@ func (p *Plan) Respond(dst *bytes.Buffer, status int, header http.Header, body [
 	b = p.appendResults(b, &r, out.UpstreamRequestID)
 	if p.answerInvalid {
 		// The single-pass reader found the direct sync page malformed.
-		fail = Error{Status: http.StatusBadGateway, Code: CodeUpstreamError, Message: msgUpstreamMalformed, RequestID: out.UpstreamRequestID}
+		fail = upstreamMalformed()
+		fail.RequestID = out.UpstreamRequestID
 		out.Status = fail.Status
 		b = fail.AppendEnvelope(dst.AvailableBuffer())
 		dst.Write(b)
@@ -112,24 +113,25 @@ func (p *Plan) Respond(dst *bytes.Buffer, status int, header http.Header, body [
 }
 
 // readAnswer parses the answer into p.items, or returns the envelope-level failure.
-func (p *Plan) readAnswer(r *responder, out *Outcome, status int, header http.Header, body []byte) Error {
+func (p *Plan) readAnswer(r *responder, out *Outcome, status int, header http.Header, body []byte) *Error {
 	var root gjson.Result
 	var parsed bool
-	if r.direct && status/100 == 2 && p.directSyncPage() && len(body) > 0 {
+	direct := p.directSpec()
+	if r.direct && status/100 == 2 && direct.flags&opDelta != 0 && len(body) > 0 {
 		// A direct sync page is validated by the single pass that translates
 		// it (appendSyncData), which sets p.answerInvalid when it is malformed.
 		root, parsed = gjson.Parse(bytesToString(body)), true
 	} else if parsed = len(body) > 0 && validJSON(bytesToString(body), maxUpstreamDepth); parsed {
 		root = gjson.Parse(bytesToString(body))
 	}
-	if fail, ok := envelopeFailure(status, header, root, r.direct, r.now); ok {
+	if fail := envelopeFailure(status, header, root, r.direct, r.now); fail != nil {
 		if fail.Status == http.StatusUnauthorized && header != nil {
 			out.WWWAuthenticate = strings.Join(header.Values("Www-Authenticate"), ", ")
 		}
 		return fail
 	}
-	if status/100 == 2 && (!parsed || !root.IsObject()) && !(r.direct && p.directDataIsEmpty()) {
-		return Error{Status: http.StatusBadGateway, Code: CodeUpstreamError, Message: msgUpstreamMalformed}
+	if status/100 == 2 && (!parsed || !root.IsObject()) && !(r.direct && direct.flags&opEmptyData != 0) {
+		return upstreamMalformed()
 	}
 	if r.direct {
 		for i := 0; i < p.n; i++ {
@@ -137,18 +139,34 @@ func (p *Plan) readAnswer(r *responder, out *Outcome, status int, header http.He
 				p.items[i] = batchItem{present: true, status: status, body: root}
 			}
 		}
-		return Error{}
+		return nil
 	}
 	responses := root.Get("responses")
 	if !responses.IsArray() {
-		return Error{Status: http.StatusBadGateway, Code: CodeUpstreamError, Message: msgUpstreamMalformed}
+		return upstreamMalformed()
 	}
 	responses.ForEach(func(_, item gjson.Result) bool {
 		p.readBatchItem(r, item)
 		return true
 	})
-	return Error{}
+	return nil
 }
+
+// directSpec returns the row of the one command of a direct call, or a row
+// without flags when the call is a $batch.
+func (p *Plan) directSpec() *opSpec {
+	if p.sent == 1 {
+		for i := 0; i < p.n; i++ {
+			if c := &p.cmds[i]; c.err == nil {
+				return c.op.spec()
+			}
+		}
+	}
+	return &noSpec
+}
+
+// noSpec is the row directSpec reports for a $batch.
+var noSpec opSpec
 
 // readBatchItem files one $batch response item under its command. Items with
 // an unknown, duplicate or malformed id are ignored.
@@ -220,29 +238,30 @@ func (p *Plan) appendResults(b []byte, r *responder, envRequestID string) []byte
 		b = append(b, c.id...) // [A-Za-z0-9._-] only
 		b = append(b, `","status":`...)
 		mark := len(b)
-		var fail Error
+		var fail *Error
 		switch {
 		case c.err != nil:
-			fail = *c.err
+			fail = c.err
 		case !p.items[i].present:
-			fail = Error{Status: http.StatusBadGateway, Code: CodeUpstreamError, Message: msgUpstreamMissing, RequestID: envRequestID}
+			fail = upstreamFailed(msgUpstreamMissing)
+			fail.RequestID = envRequestID
 		default:
 			it := &p.items[i]
 			if it.status/100 == 2 {
 				b = append(b, `200,"data":`...)
 				b, fail = p.appendData(b, c, it.body)
-				if fail.Code != "" {
+				if fail != nil {
 					b = b[:mark]
 					fail.RequestID = sanitizeToken(r.requestIDOf(it))
 				}
 			} else {
 				fail = p.commandFailure(r, it)
 			}
-			if fail.Code != "" && fail.RequestID == "" {
+			if fail != nil && fail.RequestID == "" {
 				fail.RequestID = envRequestID
 			}
 		}
-		if fail.Code != "" {
+		if fail != nil {
 			b = appendInt(b, fail.Status)
 			b = append(b, `,"error":`...)
 			b = fail.AppendObject(b)
@@ -256,86 +275,54 @@ func (p *Plan) appendResults(b []byte, r *responder, envRequestID string) []byte
 }
 
 // appendData writes the data of a successful command from its upstream body.
-func (p *Plan) appendData(b []byte, c *command, body gjson.Result) ([]byte, Error) {
-	malformed := Error{Status: http.StatusBadGateway, Code: CodeUpstreamError, Message: msgUpstreamMalformed}
-	if c.op.dataIsEmpty() {
-		return append(b, "{}"...), Error{} // 202/204: no body to translate
+func (p *Plan) appendData(b []byte, c *command, body gjson.Result) ([]byte, *Error) {
+	spec := c.op.spec()
+	if spec.flags&opEmptyData == 0 && !body.IsObject() {
+		return b, upstreamMalformed()
 	}
-	if !body.IsObject() {
-		return b, malformed
-	}
-	switch c.op {
-	case opFoldersSync, opMailSync, opCalendarSync, opContactsSync:
-		return p.appendSyncData(b, c, body)
-	case opEventCreate, opEventUpdate, opContactCreate, opContactUpdate:
-		return appendPIMData(b, c, body)
-	case opFolderGet:
-		var vals folderValues
-		collectFolder(body, &vals)
-		if vals[ffID].Type != gjson.String {
-			return b, malformed
-		}
-		b = append(b, `{"folder":`...)
-		b = appendFolder(b, &vals)
-		return append(b, '}'), Error{}
-	case opMailGet:
-		var vals messageValues
-		collectMessage(body, &vals)
-		if vals[mfID].Type != gjson.String {
-			return b, malformed
-		}
-		b = append(b, `{"message":`...)
-		b = appendMessage(b, &vals, c.fields)
-		return append(b, '}'), Error{}
-	case opMailUpdate, opMailMove:
-		return appendMessageData(b, c, body)
-	case opMailSearch:
-		return p.appendSearchData(b, c, body)
-	case opAttachmentsList:
-		return appendAttachmentsData(b, body)
-	}
-	return b, malformed
+	return spec.answer(p, b, c, body)
 }
 
 // envelopeFailure maps an upstream status that fails the whole device
 // request: 401, 429, 5xx for any call; for a $batch also 424 (treated as
-// throttling) and any other non-2xx envelope status.
-func envelopeFailure(status int, header http.Header, root gjson.Result, direct bool, now time.Time) (Error, bool) {
-	var e Error
+// throttling) and any other non-2xx envelope status. nil: the status fails
+// no envelope.
+func envelopeFailure(status int, header http.Header, root gjson.Result, direct bool, now time.Time) *Error {
+	var e *Error
 	switch {
 	case status == http.StatusUnauthorized:
-		e = Error{Status: http.StatusUnauthorized, Code: CodeUnauthenticated, Message: msgUnauthenticated}
+		e = NewError(http.StatusUnauthorized, CodeUnauthenticated, msgUnauthenticated)
 	case status == http.StatusTooManyRequests || (!direct && status == http.StatusFailedDependency):
-		e = Error{Status: http.StatusTooManyRequests, Code: CodeThrottled, Message: msgThrottled, RetryAfter: DefaultRetryAfter}
+		e = throttled(DefaultRetryAfter)
 		if ra, ok := parseRetryAfter(headerGet(header, "Retry-After"), now); ok {
 			e.RetryAfter = ra
 		}
 	case status >= 500 && status <= 599:
 		e = serverFailure(status, headerGet(header, "Retry-After"), now)
 	case !direct && status/100 != 2:
-		e = Error{Status: http.StatusBadGateway, Code: CodeUpstreamError, Message: msgUpstreamError}
+		e = upstreamRequestFailed()
 	default:
-		return e, false
+		return nil
 	}
 	code, rid := errorInfo(root)
 	e.UpstreamCode = code
 	if e.RequestID = sanitizeToken(headerGet(header, "Request-Id")); e.RequestID == "" {
 		e.RequestID = rid
 	}
-	return e, true
+	return e
 }
 
 // serverFailure maps a 5xx: 503 → upstream_unavailable, 504 →
 // upstream_timeout (Retry-After copied when present), others → 502 upstream_error.
-func serverFailure(status int, retryAfter string, now time.Time) Error {
-	var e Error
+func serverFailure(status int, retryAfter string, now time.Time) *Error {
+	var e *Error
 	switch status {
 	case http.StatusServiceUnavailable:
-		e = Error{Status: status, Code: CodeUpstreamUnavailable, Message: msgUpstreamUnavailable}
+		e = NewError(status, CodeUpstreamUnavailable, msgUpstreamUnavailable)
 	case http.StatusGatewayTimeout:
-		e = Error{Status: status, Code: CodeUpstreamTimeout, Message: msgUpstreamTimeout}
+		e = NewError(status, CodeUpstreamTimeout, msgUpstreamTimeout)
 	default:
-		e = Error{Status: http.StatusBadGateway, Code: CodeUpstreamError, Message: msgUpstreamError}
+		e = upstreamRequestFailed()
 	}
 	// §6 copies Retry-After from upstream to the device whatever the 5xx.
 	if ra, ok := parseRetryAfter(retryAfter, now); ok {
@@ -346,7 +333,7 @@ func serverFailure(status int, retryAfter string, now time.Time) Error {
 
 // commandFailure maps one command's non-2xx upstream status (a direct call's
 // 4xx, or a $batch item's own status) to its result.
-func (p *Plan) commandFailure(r *responder, it *batchItem) Error {
+func (p *Plan) commandFailure(r *responder, it *batchItem) *Error {
 	code, rid := errorInfo(it.body)
 	requestID := r.requestIDOf(it)
 	var retryAfter string
@@ -356,32 +343,32 @@ func (p *Plan) commandFailure(r *responder, it *batchItem) Error {
 		retryAfter = itemHeader(it.headers, "Retry-After")
 	}
 	status := it.status
-	var e Error
+	var e *Error
 	switch {
 	case status == http.StatusGone || (status >= 400 && status <= 499 && isResyncCode(code)):
-		e = Error{Status: http.StatusGone, Code: CodeResyncRequired, Message: msgResync}
+		e = NewError(http.StatusGone, CodeResyncRequired, msgResync)
 	case status == http.StatusTooManyRequests || status == http.StatusFailedDependency:
 		// A 424 item can only come from Graph's throttling (the bridge never
 		// sends dependsOn): it gets its own Retry-After, else the largest of
 		// the batch's 429 items, else the default.
-		e = Error{Status: http.StatusTooManyRequests, Code: CodeThrottled, Message: msgThrottled, RetryAfter: DefaultRetryAfter}
+		e = throttled(DefaultRetryAfter)
 		if ra, ok := parseRetryAfter(retryAfter, r.now); ok {
 			e.RetryAfter = ra
 		} else if status == http.StatusFailedDependency && r.throttleRA > 0 {
 			e.RetryAfter = r.throttleRA
 		}
 	case status == http.StatusBadRequest:
-		e = Error{Status: http.StatusBadRequest, Code: CodeInvalidArgs, Message: msgUpstreamRejected}
+		e = invalidArgs(msgUpstreamRejected)
 	case status == http.StatusForbidden:
-		e = Error{Status: http.StatusForbidden, Code: CodeForbidden, Message: msgForbidden}
+		e = NewError(http.StatusForbidden, CodeForbidden, msgForbidden)
 	case status == http.StatusNotFound:
-		e = Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: msgNotFound}
+		e = NewError(http.StatusNotFound, CodeNotFound, msgNotFound)
 	case status == http.StatusConflict || status == http.StatusPreconditionFailed:
-		e = Error{Status: http.StatusConflict, Code: CodeConflict, Message: msgConflict}
+		e = NewError(http.StatusConflict, CodeConflict, msgConflict)
 	case status >= 500 && status <= 599:
 		e = serverFailure(status, retryAfter, r.now)
 	default:
-		e = Error{Status: http.StatusBadGateway, Code: CodeUpstreamError, Message: msgUpstreamError}
+		e = upstreamRequestFailed()
 	}
 	e.UpstreamCode = code
 	if e.RequestID = sanitizeToken(requestID); e.RequestID == "" {

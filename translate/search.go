@@ -1,13 +1,12 @@
 package translate
 
 import (
-	"net/http"
 	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
 )
 
-// This file holds mail.search (DEVICE_API.md §5):
+// This file holds mail.search (DEVICE_API.md §5; its row is in table.go):
 //
 //	GET {base}/me/messages?$search="{query}"&$top={window}&$select=…
 //
@@ -26,9 +25,12 @@ const (
 	msgBadQuery     = "query must be 1-512 bytes of UTF-8 text without control characters"
 )
 
-// parseSearchArgs validates mail.search's query, window and state and sets
-// the command's scope, window and (with a state) continuation link.
-func (t *Translator) parseSearchArgs(c *command, a *argValues) *Error {
+// parseSearchArgs validates mail.search's fields and query; parseArgs
+// handles its window and state.
+func parseSearchArgs(c *command, a *argValues) *Error {
+	if err := withMessageFields(c, a, messageFieldsSyncDefault); err != nil {
+		return err
+	}
 	if !a.query.Exists() {
 		return invalidArgs(msgMissingQuery)
 	}
@@ -36,29 +38,12 @@ func (t *Translator) parseSearchArgs(c *command, a *argValues) *Error {
 		return invalidArgs(msgBadQuery)
 	}
 	c.search = a.query.Str
-	c.window = defaultWindow
-	if a.window.Exists() {
-		w, ok := parseWindow(a.window)
-		if !ok {
-			return invalidArgs(msgBadWindow)
-		}
-		c.window = w
-	}
-	c.scope = lowerASCII(c.mailbox) + "\x00" + c.search
-	if !a.state.Exists() {
-		return nil
-	}
-	if a.state.Type != gjson.String {
-		return invalidArgs(msgBadStateArg)
-	}
-	rec, serr := t.openState(a.state.Str, c.op, c.scope)
-	if serr != nil {
-		return serr
-	}
-	// The link holds $search, $top and $select of the first call.
-	c.link, c.window, c.fields = rec.link, rec.window, rec.fields
 	return nil
 }
+
+// searchScope binds a mail.search state to its mailbox and query. The
+// continuation link holds $search, $top and $select of the first call.
+func searchScope(c *command) string { return lowerASCII(c.mailbox) + "\x00" + c.search }
 
 // validSearchQuery accepts 1–512 bytes of valid UTF-8 without control
 // characters and with at least one non-space character.
@@ -78,9 +63,11 @@ func validSearchQuery(s string) bool {
 	return !blank
 }
 
-// appendSearchQuery appends ?$search=…&$top=…&$select=… for the first call.
-func (c *command) appendSearchQuery(b []byte) []byte {
-	b = append(b, "?$search="...)
+func searchPath(b []byte, _ *command) []byte { return append(b, "/messages"...) }
+
+// searchQuery appends $search=…&$top=…&$select=… for the first call.
+func searchQuery(b []byte, c *command) []byte {
+	b = append(b, "$search="...)
 	b = appendSearchValue(b, c.search)
 	b = append(b, "&$top="...)
 	b = appendInt(b, c.window)
@@ -111,8 +98,7 @@ func appendSearchValue(b []byte, query string) []byte {
 
 // appendSearchData writes {"messages":[…],"state"?,"more"} for one page of
 // search results. A nextLink must pass the same checks as a sync link.
-func (p *Plan) appendSearchData(b []byte, c *command, page gjson.Result) ([]byte, Error) {
-	malformed := Error{Status: http.StatusBadGateway, Code: CodeUpstreamError, Message: msgUpstreamMalformed}
+func (p *Plan) appendSearchData(b []byte, c *command, page gjson.Result) ([]byte, *Error) {
 	var value, next gjson.Result
 	page.ForEach(func(k, v gjson.Result) bool {
 		switch k.Str {
@@ -124,16 +110,16 @@ func (p *Plan) appendSearchData(b []byte, c *command, page gjson.Result) ([]byte
 		return true
 	})
 	if value.Exists() && !value.IsArray() {
-		return b, malformed
+		return b, upstreamMalformed()
 	}
 	rel := ""
 	if next.Exists() && next.Type != gjson.Null {
 		var ok bool
 		if next.Type != gjson.String {
-			return b, malformed
+			return b, upstreamMalformed()
 		}
 		if rel, ok = p.t.relativeLink(next.Str); !ok {
-			return b, Error{Status: http.StatusBadGateway, Code: CodeUpstreamError, Message: msgUpstreamBadLink}
+			return b, upstreamBadLink()
 		}
 	}
 	b = append(b, `{"messages":[`...)
@@ -165,68 +151,5 @@ func (p *Plan) appendSearchData(b []byte, c *command, page gjson.Result) ([]byte
 	}
 	b = append(b, `,"more":`...)
 	b = appendBool(b, rel != "")
-	return append(b, '}'), Error{}
-}
-
-// appendAttachmentsData writes {"attachments":[{"id","name","type","size","inline"}]}
-// from an attachments list; items without a string id are skipped, other
-// absent or ill-typed values omitted.
-func appendAttachmentsData(b []byte, body gjson.Result) ([]byte, Error) {
-	value := body.Get("value")
-	if value.Exists() && !value.IsArray() {
-		return b, Error{Status: http.StatusBadGateway, Code: CodeUpstreamError, Message: msgUpstreamMalformed}
-	}
-	b = append(b, `{"attachments":[`...)
-	n := 0
-	eachElement(value.Raw, func(item gjson.Result) bool {
-		if !item.IsObject() {
-			return true
-		}
-		var id, name, typ, size, inline gjson.Result
-		eachMember(item.Raw, func(k string, v gjson.Result) bool {
-			switch k {
-			case "id":
-				id = v
-			case "name":
-				name = v
-			case "contentType":
-				typ = v
-			case "size":
-				size = v
-			case "isInline":
-				inline = v
-			}
-			return true
-		})
-		if id.Type != gjson.String {
-			return true
-		}
-		if n > 0 {
-			b = append(b, ',')
-		}
-		first := true
-		b = append(b, '{')
-		b = appendKey(b, &first, "id")
-		b = appendStringToken(b, id)
-		if name.Type == gjson.String {
-			b = appendKey(b, &first, "name")
-			b = appendStringToken(b, name)
-		}
-		if typ.Type == gjson.String {
-			b = appendKey(b, &first, "type")
-			b = appendStringToken(b, typ)
-		}
-		if size.Type == gjson.Number && size.Num >= 0 && size.Num <= 1<<53 && size.Num == float64(int64(size.Num)) {
-			b = appendKey(b, &first, "size")
-			b = appendInt(b, int(size.Num))
-		}
-		if inline.Type == gjson.True || inline.Type == gjson.False {
-			b = appendKey(b, &first, "inline")
-			b = appendBool(b, inline.Type == gjson.True)
-		}
-		b = append(b, '}')
-		n++
-		return true
-	})
-	return append(b, "]}"...), Error{}
+	return append(b, '}'), nil
 }

@@ -132,29 +132,13 @@ func (t *Translator) openState(token string, op opKind, scope string) (stateReco
 		return rec, stateInvalid()
 	}
 	if now.Sub(issued) > t.ttl {
-		return rec, NewError(400, CodeInvalidState, msgStateExpired)
+		return rec, stateExpired()
 	}
 	if rec.window < 1 || rec.window > maxWindow || !validRelativeLink(rec.link) {
 		return rec, stateInvalid()
 	}
-	switch op {
-	case opFoldersSync:
-		if rec.fields != folderFieldsAll {
-			return rec, stateInvalid()
-		}
-	case opMailSync, opMailSearch:
-		if rec.fields&^messageFieldsAll != 0 || rec.fields&(1<<mfID) == 0 {
-			return rec, stateInvalid()
-		}
-	case opCalendarSync, opContactsSync:
-		if rec.fields != pimFieldsAll {
-			return rec, stateInvalid()
-		}
-	default:
+	if spec := op.spec(); spec == nil || spec.stateFields == nil || !spec.stateFields(rec.fields) {
 		return rec, stateInvalid()
 	}
 	return rec, nil
 }
-
-// stateInvalid is the error for a state that cannot be opened.
-func stateInvalid() *Error { return NewError(400, CodeInvalidState, msgStateInvalid) }

@@ -104,13 +104,12 @@ func (t *Translator) UpstreamError(status int, header http.Header, body []byte) 
 		root = gjson.ParseBytes(body)
 	}
 	now := t.now()
-	if e, ok := envelopeFailure(status, header, root, true, now); ok {
-		return &e
+	if e := envelopeFailure(status, header, root, true, now); e != nil {
+		return e
 	}
 	r := responder{header: header, direct: true, now: now}
 	it := batchItem{present: true, status: status, body: root}
 	// commandFailure reads only its arguments, never the plan.
 	var p *Plan
-	e := p.commandFailure(&r, &it)
-	return &e
+	return p.commandFailure(&r, &it)
 }

@@ -1,10 +1,3 @@
-// Package translate is the device API of devicebridge in pure Go: it parses a
-// device batch envelope, builds the one Microsoft Graph v1.0 call it becomes
-// (a direct call or a $batch), and translates Graph's answer back into device
-// JSON, including the error mapping and the sealed sync state.
-//
-// It knows nothing of Caddy or of HTTP transport: the caller sends the Call
-// and hands the answer to Plan.Respond.
 package translate
 
 import (
@@ -13,8 +6,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"net/url"
-	"strings"
 	"time"
 )
 
@@ -31,15 +22,17 @@ const (
 
 // Options configure a Translator.
 type Options struct {
-	// Upstream is the upstream base URL, e.g. "https://graph.microsoft.com/v1.0":
-	// scheme (http or https), host[:port] and base path; no user info, query or fragment.
+	// Upstream is the upstream base URL, e.g. "https://graph.microsoft.com/v1.0";
+	// required. ParseUpstream states its rules.
 	Upstream string
-	// StateKeys are 32-byte keys; the first seals, all open (rotation).
+	// StateKeys are StateKeySize-byte keys; the first seals, all open (rotation).
 	// Empty: New generates one random key (see Translator.GeneratedKey).
 	StateKeys [][]byte
-	// StateTTL is how long a sealed state stays valid; 0 means DefaultStateTTL.
+	// StateTTL is how long a sealed state stays valid; 0 means
+	// DefaultStateTTL, a negative value is an error.
 	StateTTL time.Duration
-	// MaxCommands is the most commands one envelope may hold; 0 means 20, more than 20 is an error.
+	// MaxCommands is the most commands one envelope may hold, 1 to
+	// MaxBatchCommands; 0 means DefaultMaxCommands.
 	MaxCommands int
 	// ImmutableIDs sends Prefer: IdType="ImmutableId" on every upstream call.
 	ImmutableIDs bool
@@ -63,28 +56,53 @@ type Translator struct {
 	nonce        func([]byte) // fills a nonce; crypto/rand unless a test replaces it
 }
 
-// New checks the options and returns a Translator.
+// Validate checks the options as New does, without building a Translator:
+// a configuration can be checked where it is read.
+func (o Options) Validate() error {
+	_, err := o.check()
+	return err
+}
+
+// check validates o and returns its parsed upstream. It holds every rule
+// of the options.
+func (o Options) check() (Upstream, error) {
+	if o.StateTTL < 0 {
+		return Upstream{}, errors.New("translate: StateTTL must not be negative")
+	}
+	if o.MaxCommands < 0 || o.MaxCommands > MaxBatchCommands {
+		return Upstream{}, fmt.Errorf("translate: MaxCommands must be 1..%d (Graph's $batch limit)", MaxBatchCommands)
+	}
+	u, err := ParseUpstream(o.Upstream)
+	if err != nil {
+		return Upstream{}, err
+	}
+	for i, k := range o.StateKeys {
+		if len(k) != StateKeySize {
+			return Upstream{}, fmt.Errorf("translate: state key %d is %d bytes, want %d", i, len(k), StateKeySize)
+		}
+	}
+	return u, nil
+}
+
+// New checks the options (see Validate) and returns a Translator.
 func New(o Options) (*Translator, error) {
+	u, err := o.check()
+	if err != nil {
+		return nil, err
+	}
 	t := &Translator{ttl: o.StateTTL, maxCommands: o.MaxCommands, immutableIDs: o.ImmutableIDs, now: o.Now}
 	if t.now == nil {
 		t.now = time.Now
 	}
 	t.nonce = func(b []byte) { _, _ = rand.Read(b) } // crypto/rand.Read never fails (Go 1.24+)
-	switch {
-	case t.ttl == 0:
+	if t.ttl == 0 {
 		t.ttl = DefaultStateTTL
-	case t.ttl < 0:
-		return nil, errors.New("translate: StateTTL must not be negative")
 	}
-	switch {
-	case t.maxCommands == 0:
+	if t.maxCommands == 0 {
 		t.maxCommands = DefaultMaxCommands
-	case t.maxCommands < 0 || t.maxCommands > MaxBatchCommands:
-		return nil, fmt.Errorf("translate: MaxCommands must be 1..%d (Graph's $batch limit)", MaxBatchCommands)
 	}
-	if err := t.setUpstream(o.Upstream); err != nil {
-		return nil, err
-	}
+	t.scheme, t.host, t.basePath = u.Scheme, u.Host, u.BasePath
+	t.linkPrefix = u.String() + "/"
 	keys := o.StateKeys
 	if len(keys) == 0 {
 		k := make([]byte, StateKeySize)
@@ -95,9 +113,6 @@ func New(o Options) (*Translator, error) {
 		t.generatedKey = true
 	}
 	for i, k := range keys {
-		if len(k) != StateKeySize {
-			return nil, fmt.Errorf("translate: state key %d is %d bytes, want %d", i, len(k), StateKeySize)
-		}
 		block, err := aes.NewCipher(k)
 		if err != nil {
 			return nil, fmt.Errorf("translate: state key %d: %w", i, err)
@@ -109,39 +124,6 @@ func New(o Options) (*Translator, error) {
 		t.sealers = append(t.sealers, aead)
 	}
 	return t, nil
-}
-
-func (t *Translator) setUpstream(raw string) error {
-	if raw == "" {
-		return errors.New("translate: Upstream is required")
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return fmt.Errorf("translate: Upstream: %w", err)
-	}
-	scheme := strings.ToLower(u.Scheme)
-	if scheme != "https" && scheme != "http" {
-		return errors.New("translate: Upstream scheme must be https or http")
-	}
-	if u.Host == "" || u.User != nil || u.Opaque != "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
-		return errors.New("translate: Upstream must be scheme://host[:port][/base/path] without user info, query or fragment")
-	}
-	base := strings.TrimRight(u.EscapedPath(), "/")
-	for _, seg := range strings.Split(base, "/") {
-		if seg == "." || seg == ".." {
-			return errors.New("translate: Upstream base path must not contain dot segments")
-		}
-	}
-	for i := 0; i < len(base); i++ {
-		if c := base[i]; c <= ' ' || c >= 0x7f || c == '?' || c == '#' || c == '\\' {
-			return errors.New("translate: Upstream base path has an invalid character")
-		}
-	}
-	t.scheme = scheme
-	t.host = strings.ToLower(u.Host)
-	t.basePath = base
-	t.linkPrefix = scheme + "://" + t.host + base + "/"
-	return nil
 }
 
 // GeneratedKey reports whether New generated the state key because none was

@@ -1,0 +1,255 @@
+package translate
+
+import (
+	"net/http"
+
+	"github.com/tidwall/gjson"
+)
+
+// This file is the command table: one row per device op with everything the
+// envelope, the $batch packing and the answer translation need. The code of
+// each row lives in its family's file (folders.go, mail.go, mailactions.go,
+// search.go, attachments.go, calendar.go, contacts.go); the generic machinery
+// only reads rows.
+
+// opKind is an op's wire id. It is sealed into every state (the additional
+// data of the AEAD holds byte(op)), so a wire id never changes and is never
+// reused, and it does not follow the order of the table. 0 is no op.
+type opKind uint8
+
+// opUnknown is the wire id of no op: an op name outside the table.
+const opUnknown opKind = 0
+
+// opFlags are the properties of an op the generic machinery acts on.
+type opFlags uint16
+
+const (
+	// opDelta: a Graph delta sync. The window becomes Prefer
+	// odata.maxpagesize (a window argument overrides the state's), a state
+	// continues at its sealed link, and the answer is a delta page written
+	// by appendSyncData with the row's changes writer.
+	opDelta opFlags = 1 << iota
+	// opPaged: paged by @odata.nextLink. A state continues at its sealed
+	// link with the window and fields of the first call.
+	opPaged
+	// opEmptyData: the data is {} whatever the 2xx answer holds (Graph
+	// answers 202 or 204 without a body).
+	opEmptyData
+	// opBodyType: a message body in the answer is asked for with Prefer
+	// outlook.body-content-type.
+	opBodyType
+	// opUTC: the answer holds event times, asked for with Prefer outlook.timezone="UTC".
+	opUTC
+	// opItemID: the id argument names a calendar or contact item, not a message.
+	opItemID
+)
+
+// opSpec is one row of the command table.
+type opSpec struct {
+	// wire is the op's wire id, written out in the row.
+	wire opKind
+	// name is the device op name.
+	name string
+	// args are the arguments the op accepts; others are ignored. mailbox,
+	// folder, id, window and since are validated by parseArgs for every op
+	// that accepts them, the rest by parse.
+	args argBit
+	// flags are the op's properties.
+	flags opFlags
+	// method is the upstream HTTP method.
+	method string
+	// parse validates the op's own arguments and fills c: payload, field
+	// set (withMessageFields for message fields), action, ….
+	parse func(c *command, a *argValues) *Error
+	// path appends the upstream path after /me or /users/{mailbox}, escaped.
+	path func(b []byte, c *command) []byte
+	// query appends the query of the first call (without '?'); nil for none.
+	query func(b []byte, c *command) []byte
+	// answer writes the data of a 2xx answer from its parsed JSON object
+	// (for an opEmptyData op, from whatever the answer held).
+	answer func(p *Plan, b []byte, c *command, body gjson.Result) ([]byte, *Error)
+	// changes writes the changes of a delta page's value array (opDelta only).
+	changes func(p *Plan, b []byte, c *command, r *jreader) ([]byte, *Error)
+	// scope is the scope a state is bound to (opDelta and opPaged only).
+	scope func(c *command) string
+	// stateFields reports whether a state may carry the field set (opDelta and opPaged only).
+	stateFields func(fieldSet) bool
+}
+
+// stateful reports whether the op issues and accepts a state.
+func (s *opSpec) stateful() bool { return s.flags&(opDelta|opPaged) != 0 }
+
+// opRows is the command table. Each row's wire id is fixed forever; the
+// states already issued carry it. Rows may be listed in any order.
+var opRows = [...]opSpec{
+	// Folders (folders.go).
+	{wire: 1, name: "folders.sync", args: argMailbox | argState | argWindow, flags: opDelta, method: http.MethodGet,
+		parse: parseFolderArgs, path: foldersSyncPath, query: folderQuery, answer: (*Plan).appendSyncData,
+		changes: appendFolderChanges, scope: mailboxScope, stateFields: isFolderFields},
+	{wire: 2, name: "folder.get", args: argMailbox | argFolder, method: http.MethodGet,
+		parse: parseFolderArgs, path: folderPath, query: folderQuery, answer: appendFolderData},
+
+	// Mail read and sync (mail.go).
+	{wire: 3, name: "mail.sync", args: argMailbox | argFolder | argState | argWindow | argSince | argFields,
+		flags: opDelta | opBodyType, method: http.MethodGet,
+		parse: parseMailSyncArgs, path: mailSyncPath, query: mailSyncQuery, answer: (*Plan).appendSyncData,
+		changes: appendMessageChanges, scope: folderScope, stateFields: isMessageFields},
+	{wire: 4, name: "mail.get", args: argMailbox | argID | argBody | argFields, flags: opBodyType, method: http.MethodGet,
+		parse: parseMailGetArgs, path: messagePath, query: messageQuery, answer: appendMessageData},
+
+	// Mail actions (mailactions.go).
+	{wire: 5, name: "mail.update", args: argMailbox | argID | argRead | argFlag | argCats | argFields,
+		flags: opBodyType, method: http.MethodPatch,
+		parse: parseUpdateArgs, path: messagePath, answer: appendMessageData},
+	{wire: 6, name: "mail.move", args: argMailbox | argID | argTo | argFields, flags: opBodyType, method: http.MethodPost,
+		parse: parseMoveArgs, path: movePath, answer: appendMessageData},
+	{wire: 7, name: "mail.delete", args: argMailbox | argID, flags: opEmptyData, method: http.MethodDelete,
+		parse: parseNoArgs, path: messagePath, answer: appendEmptyData},
+	{wire: 8, name: "mail.send", args: argMailbox | argTo | argCc | argBcc | argSubject | argBody | argAttachments | argSave,
+		flags: opEmptyData, method: http.MethodPost,
+		parse: parseSendArgs, path: sendPath, answer: appendEmptyData},
+	{wire: 9, name: "mail.reply", args: argMailbox | argID | argComment | argAll, flags: opEmptyData, method: http.MethodPost,
+		parse: parseReplyArgs, path: messageActionPath, answer: appendEmptyData},
+	{wire: 10, name: "mail.forward", args: argMailbox | argID | argTo | argComment, flags: opEmptyData, method: http.MethodPost,
+		parse: parseForwardArgs, path: forwardPath, answer: appendEmptyData},
+
+	// Search (search.go).
+	{wire: 11, name: "mail.search", args: argMailbox | argQuery | argWindow | argState | argFields,
+		flags: opPaged | opBodyType, method: http.MethodGet,
+		parse: parseSearchArgs, path: searchPath, query: searchQuery, answer: (*Plan).appendSearchData,
+		scope: searchScope, stateFields: isMessageFields},
+
+	// Attachments (attachments.go).
+	{wire: 12, name: "attachments.list", args: argMailbox | argID, method: http.MethodGet,
+		parse: parseNoArgs, path: attachmentsPath, query: attachmentsQuery, answer: appendAttachmentsData},
+
+	// Calendar (calendar.go).
+	{wire: 13, name: "calendar.sync", args: argMailbox | argState | argWindow | argStart | argEnd,
+		flags: opDelta | opUTC, method: http.MethodGet,
+		parse: parseCalendarSyncArgs, path: calendarSyncPath, query: calendarSyncQuery, answer: (*Plan).appendSyncData,
+		changes: appendEventChanges, scope: mailboxScope, stateFields: isPIMFields},
+	{wire: 14, name: "event.respond", args: argMailbox | argID | argResponse | argComment | argSend,
+		flags: opEmptyData | opItemID, method: http.MethodPost,
+		parse: parseRespondArgs, path: eventActionPath, answer: appendEmptyData},
+	{wire: 15, name: "event.create", args: argMailbox | eventEditArgs, flags: opUTC, method: http.MethodPost,
+		parse: parseEventCreateArgs, path: eventsPath, answer: appendEventData},
+	{wire: 16, name: "event.update", args: argMailbox | argID | eventEditArgs, flags: opUTC | opItemID, method: http.MethodPatch,
+		parse: parseEventUpdateArgs, path: eventPath, answer: appendEventData},
+	{wire: 17, name: "event.delete", args: argMailbox | argID, flags: opEmptyData | opItemID, method: http.MethodDelete,
+		parse: parseNoArgs, path: eventPath, answer: appendEmptyData},
+
+	// Contacts (contacts.go).
+	{wire: 18, name: "contacts.sync", args: argMailbox | argState | argWindow, flags: opDelta, method: http.MethodGet,
+		parse: parseContactsSyncArgs, path: contactsSyncPath, query: contactsQuery, answer: (*Plan).appendSyncData,
+		changes: appendContactChanges, scope: mailboxScope, stateFields: isPIMFields},
+	{wire: 19, name: "contact.create", args: argMailbox | contactEditArgs, method: http.MethodPost,
+		parse: parseContactArgs, path: contactsPath, answer: appendContactData},
+	{wire: 20, name: "contact.update", args: argMailbox | argID | contactEditArgs, flags: opItemID, method: http.MethodPatch,
+		parse: parseContactArgs, path: contactPath, answer: appendContactData},
+	{wire: 21, name: "contact.delete", args: argMailbox | argID, flags: opEmptyData | opItemID, method: http.MethodDelete,
+		parse: parseNoArgs, path: contactPath, answer: appendEmptyData},
+}
+
+// opTable indexes the rows by wire id; nil for a wire id without a row.
+// Indexing by a byte needs no bounds check and allocates nothing.
+var opTable [256]*opSpec
+
+func init() { indexRows(opRows[:]) }
+
+// indexRows enters the complete rows into opTable. A second row with the
+// same wire id is left out (TestCommandTable reports both).
+func indexRows(rows []opSpec) {
+	for i := range rows {
+		s := &rows[i]
+		if opTable[s.wire] == nil && s.wire != opUnknown && s.problems() == nil {
+			opTable[s.wire] = s
+		}
+	}
+}
+
+// problems returns what a row of the command table lacks or holds in
+// contradiction; nil for a complete row. TestCommandTable requires every
+// row to be complete; init leaves an incomplete row out of opTable, so that
+// its op answers like an unknown op instead of planning a broken call.
+func (s *opSpec) problems() []string {
+	var p []string
+	miss := func(what string) { p = append(p, "no "+what) }
+	if s.wire == opUnknown {
+		miss("wire id")
+	}
+	if s.name == "" {
+		miss("name")
+	}
+	if s.args&argMailbox == 0 {
+		miss("mailbox argument")
+	}
+	switch s.method {
+	case http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete:
+	default:
+		p = append(p, "method "+s.method)
+	}
+	if s.parse == nil {
+		miss("args parser")
+	}
+	if s.path == nil {
+		miss("path builder")
+	}
+	if s.answer == nil {
+		miss("answer writer")
+	}
+	if s.flags&opDelta != 0 && s.flags&opPaged != 0 {
+		p = append(p, "both delta and paged")
+	}
+	if s.stateful() {
+		if s.scope == nil {
+			miss("state scope")
+		}
+		if s.stateFields == nil {
+			miss("state field check")
+		}
+		if s.args&argState == 0 {
+			miss("state argument")
+		}
+	} else if s.scope != nil || s.stateFields != nil || s.args&argState != 0 {
+		p = append(p, "state parts on an op without state")
+	}
+	if s.flags&opItemID != 0 && s.args&argID == 0 {
+		p = append(p, "opItemID without an id argument")
+	}
+	if (s.flags&opDelta != 0) != (s.changes != nil) {
+		p = append(p, "changes writer must be set exactly for a delta sync")
+	}
+	return p
+}
+
+// spec returns the op's row, nil for opUnknown.
+func (k opKind) spec() *opSpec { return opTable[k] }
+
+// String returns the op's device name, or "unknown".
+func (k opKind) String() string {
+	if s := opTable[k]; s != nil {
+		return s.name
+	}
+	return "unknown"
+}
+
+// lookupOp returns the wire id of the op named s, or opUnknown.
+func lookupOp(s string) opKind {
+	for i := range opRows {
+		if opRows[i].name == s {
+			return opRows[i].wire
+		}
+	}
+	return opUnknown
+}
+
+// parseNoArgs is the parse of an op whose arguments parseArgs checks alone.
+func parseNoArgs(*command, *argValues) *Error { return nil }
+
+// appendEmptyData is the answer of an opEmptyData op.
+func appendEmptyData(_ *Plan, b []byte, _ *command, _ gjson.Result) ([]byte, *Error) {
+	return append(b, "{}"...), nil
+}
+
+// mailboxScope is the state scope of an op bound to its mailbox only.
+func mailboxScope(c *command) string { return lowerASCII(c.mailbox) }
