@@ -22,7 +22,7 @@ import (
 // slash on the base path is removed so that path comparisons against
 // Graph's links are exact.
 func ParseUpstream(raw string, allowInsecure bool) (*url.URL, error) {
-	if err := checkUpstreamSyntax(raw); err != nil {
+	if _, err := translate.ParseUpstream(raw); err != nil {
 		return nil, fmt.Errorf("upstream %q: %v", raw, err)
 	}
 	u, err := url.Parse(raw)
@@ -66,18 +66,6 @@ func CheckTransport(upstream *url.URL, transport *reverseproxy.HTTPTransport, al
 		return fmt.Errorf("tls_insecure_skip_verify would accept any certificate for the upstream and hand the device's token to whoever presents one (set insecure_upstream to allow it for testing)")
 	}
 	return nil
-}
-
-// syntaxCheckKey is the state key of the throw-away translator that
-// checks an upstream URL's syntax; it never seals anything.
-var syntaxCheckKey = make([]byte, translate.StateKeySize)
-
-// checkUpstreamSyntax applies the translator's validation of its upstream
-// base URL, so that the directive refuses at adapt time exactly what the
-// handler would refuse when it is provisioned.
-func checkUpstreamSyntax(raw string) error {
-	_, err := translate.New(translate.Options{Upstream: raw, StateKeys: [][]byte{syntaxCheckKey}})
-	return err
 }
 
 // HostPort returns the upstream's host:port, filling in the scheme's
