@@ -125,7 +125,7 @@ func (h *Handler) serveBatch(w http.ResponseWriter, r *http.Request, next caddyh
 	}
 
 	started := time.Now()
-	plan, perr := h.translator.Plan(requestBody.Bytes())
+	plan, perr := h.translator.PlanFor(requestBody.Bytes(), translate.IdentityFromAuthorization(r.Header.Get("Authorization")))
 	h.metrics.observeTranslate("request", time.Since(started))
 	if perr != nil {
 		return h.writeError(w, perr)

@@ -225,7 +225,7 @@ func (t *Translator) parseArgs(c *command, spec *opSpec, a *argValues, args gjso
 		if a.state.Type != gjson.String {
 			return invalidArgs(msgBadStateArg)
 		}
-		rec, serr := t.openState(a.state.Str, c.op, c.scope)
+		rec, serr := t.openState(a.state.Str, c.op, c.ident, c.scope)
 		if serr != nil {
 			return serr
 		}

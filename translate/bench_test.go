@@ -355,21 +355,21 @@ func BenchmarkState(b *testing.B) {
 	scope := "\x00inbox"
 	scratch := getBuf()
 	defer putBuf(scratch)
-	token := string(tr.sealState(nil, scratch, opMailSync, scope, 50, messageFieldsSyncDefault, link))
-	if _, err := tr.openState(token, opMailSync, scope); err != nil {
+	token := string(tr.sealState(nil, scratch, opMailSync, nil, scope, 50, messageFieldsSyncDefault, link))
+	if _, err := tr.openState(token, opMailSync, nil, scope); err != nil {
 		b.Fatal(err)
 	}
 	b.Run("seal", func(b *testing.B) {
 		dst := make([]byte, 0, 512)
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
-			dst = tr.sealState(dst[:0], scratch, opMailSync, scope, 50, messageFieldsSyncDefault, link)
+			dst = tr.sealState(dst[:0], scratch, opMailSync, nil, scope, 50, messageFieldsSyncDefault, link)
 		}
 	})
 	b.Run("open", func(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
-			if _, err := tr.openState(token, opMailSync, scope); err != nil {
+			if _, err := tr.openState(token, opMailSync, nil, scope); err != nil {
 				b.Fatal(err)
 			}
 		}

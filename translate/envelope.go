@@ -28,16 +28,17 @@ type command struct {
 	window  int    // sync page size (1–200)
 	fields  fieldSet
 	body    bodyKind
-	since   string // UTC RFC 3339, first mail.sync call only
-	link    string // continuation link from the state, relative to the base path
-	scope   string // state scope (stateful ops): see opSpec.scope
-	url     string // escaped upstream path[?query] relative to the base path
-	pathLen int    // length of the path part of url
-	payload []byte // upstream JSON request body; nil for none
-	start   string // calendar.sync window start, UTC RFC 3339, first call only
-	end     string // calendar.sync window end, UTC RFC 3339, first call only
-	action  string // path segment after the item id (event.respond), "" for none
-	search  string // mail.search query, as given
+	since   string    // UTC RFC 3339, first mail.sync call only
+	link    string    // continuation link from the state, relative to the base path
+	scope   string    // state scope (stateful ops): see opSpec.scope
+	url     string    // escaped upstream path[?query] relative to the base path
+	pathLen int       // length of the path part of url
+	payload []byte    // upstream JSON request body; nil for none
+	start   string    // calendar.sync window start, UTC RFC 3339, first call only
+	end     string    // calendar.sync window end, UTC RFC 3339, first call only
+	action  string    // path segment after the item id (event.respond), "" for none
+	search  string    // mail.search query, as given
+	ident   *Identity // the plan's identity, which its states are bound to
 }
 
 // Plan is one device request turned into (at most) one upstream call. Create
@@ -65,6 +66,8 @@ type Plan struct {
 	nested nestedFields
 	// scratchSpace is the plan's working space, kept across Release (see work).
 	scratchSpace *planScratch
+	// identity is whom the request acts as; its states are bound to it.
+	identity Identity
 }
 
 // planScratch is working space of a plan that lives on the heap because
@@ -112,6 +115,13 @@ func (p *Plan) Release() {
 // *Error (400 invalid_request) and no plan. Per-command problems become that
 // command's result; they never fail the envelope.
 func (t *Translator) Plan(body []byte) (*Plan, *Error) {
+	return t.PlanFor(body, Identity{})
+}
+
+// PlanFor is Plan for a request acting as identity (see
+// IdentityFromAuthorization): the states it reads must have been sealed
+// for the same identity, and the states it issues are sealed for it.
+func (t *Translator) PlanFor(body []byte, identity Identity) (*Plan, *Error) {
 	if !depthWithin(body, maxEnvelopeDepth) {
 		return nil, invalidRequest(msgTooDeep)
 	}
@@ -153,6 +163,7 @@ func (t *Translator) Plan(body []byte) (*Plan, *Error) {
 
 	p := planPool.Get().(*Plan)
 	p.t = t
+	p.identity = identity
 	var envErr *Error
 	commands.ForEach(func(_, v gjson.Result) bool {
 		envErr = p.addCommand(v)
@@ -220,6 +231,7 @@ func (p *Plan) addCommand(v gjson.Result) *Error {
 	p.n++
 	c.id = id.Str
 	c.op = lookupOp(op.Str)
+	c.ident = &p.identity
 	spec := c.op.spec()
 	if spec == nil {
 		c.err = invalidArgs(msgUnknownOp)

@@ -205,7 +205,7 @@ func FuzzOpenState(f *testing.F) {
 	var scratch []byte
 	sealed := map[string]bool{}
 	for _, link := range []string{"/me/mailFolders/delta?$deltatoken=a", "/me/mailfolders('AQ')/messages/delta?$skiptoken=b"} {
-		tok := string(tr.sealState(nil, &scratch, opMailSync, "\x00inbox", 50, messageFieldsSyncDefault|1<<mfID, link))
+		tok := string(tr.sealState(nil, &scratch, opMailSync, nil, "\x00inbox", 50, messageFieldsSyncDefault|1<<mfID, link))
 		sealed[tok] = true
 		f.Add(tok)
 		f.Add(tok[:len(tok)-1])
@@ -215,7 +215,7 @@ func FuzzOpenState(f *testing.F) {
 	f.Add("AQ")
 	f.Add(strings.Repeat("_", 64))
 	f.Fuzz(func(t *testing.T, s string) {
-		rec, err := tr.openState(s, opMailSync, "\x00inbox")
+		rec, err := tr.openState(s, opMailSync, nil, "\x00inbox")
 		if err == nil {
 			if !sealed[s] {
 				t.Fatalf("opened a state that was never sealed: %q -> %+v", s, rec)
@@ -223,7 +223,7 @@ func FuzzOpenState(f *testing.F) {
 		} else if err.Code != CodeInvalidState || err.Status != 400 {
 			t.Fatalf("error %+v", err)
 		}
-		if _, err := tr.openState(s, opFoldersSync, ""); err == nil {
+		if _, err := tr.openState(s, opFoldersSync, nil, ""); err == nil {
 			t.Fatalf("mail state opened as folders state")
 		}
 	})
@@ -251,6 +251,25 @@ func FuzzRespond(f *testing.F) {
 				t.Fatalf("envelope failure with results")
 			}
 			p.Release()
+		}
+	})
+}
+
+// FuzzIdentityFromAuthorization: the Authorization header is device input;
+// reading its claims never panics, and an identity is bound only when a
+// tid and an oid were read.
+func FuzzIdentityFromAuthorization(f *testing.F) {
+	f.Add("Bearer " + testJWT(`{"tid":"t","oid":"o"}`))
+	f.Add("Bearer " + testJWT(`{"tid":"t"}`))
+	f.Add("Bearer a.b.c")
+	f.Add("Bearer demo")
+	f.Add("Basic Zm9vOmJhcg==")
+	f.Fuzz(func(t *testing.T, authorization string) {
+		id := IdentityFromAuthorization(authorization)
+		_, token, _ := strings.Cut(authorization, " ")
+		_, _, ok := TokenPrincipal(strings.TrimSpace(token))
+		if id.Bound() && !ok {
+			t.Fatalf("bound identity without a principal for %q", authorization)
 		}
 	})
 }

@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -11,74 +12,125 @@ func goldenNonce(b []byte) {
 	}
 }
 
-// goldenStates are states sealed by a deployed build (before the command
-// table), with testKey1, the clock at testNow and goldenNonce. Each must
-// still open, and sealing the same page again must give the same token: a
-// changed wire id, AAD, scope or field set fails here before it invalidates
-// every state devices hold. A new stateful op adds its own, generated once.
+// goldenStates lock the sealed state's wire format, with testKey1, the
+// clock at testNow and goldenNonce. state was sealed by a deployed build
+// before states were bound to an identity (version 1): it must still open,
+// for any identity. bound and unbound are what this build seals (version 2)
+// for goldenIdentity and for a token without one: sealing the same page
+// again must give the same token, so a changed wire id, additional data,
+// scope or field set fails here before it invalidates every state devices
+// hold. A new stateful op adds its own, generated once.
 var goldenStates = []struct {
 	op    string
 	args  string // first call
 	page  string // upstream answer to the first call
-	state string // the sealed state of that answer
-	next  string // the continuation call the state opens to: path?query
+	state string // the version 1 state of that answer, sealed by an earlier build
+	bound string // the state sealed now for goldenIdentity
+	// unbound is the state sealed now for a token without an identity.
+	unbound string
+	next    string // the continuation call the state opens to: path?query
 }{
 	{
-		op:    "folders.sync",
-		args:  `{"mailbox":"Alice@Contoso.example","window":20}`,
-		page:  `{"value":[],"@odata.deltaLink":"https://graph.microsoft.com/v1.0/users/alice@contoso.example/mailFolders/delta?$deltatoken=F1"}`,
-		state: "AQECAwQFBgcICQoLDOfmSJk1fMgjmF3F32WrvaEwacooJ0LNDLnEiC3Z0_QcMj8viWLr29gYjbWCMZ5P8nUynRwwQZLcZQ_blNzYjPR5Uo5JBJdHfsxvrhXIZvjQgyr7aPrrRs33Ow",
-		next:  "/v1.0/users/alice@contoso.example/mailFolders/delta?$deltatoken=F1",
+		op:      "folders.sync",
+		args:    `{"mailbox":"Alice@Contoso.example","window":20}`,
+		page:    `{"value":[],"@odata.deltaLink":"https://graph.microsoft.com/v1.0/users/alice@contoso.example/mailFolders/delta?$deltatoken=F1"}`,
+		state:   "AQECAwQFBgcICQoLDOfmSJk1fMgjmF3F32WrvaEwacooJ0LNDLnEiC3Z0_QcMj8viWLr29gYjbWCMZ5P8nUynRwwQZLcZQ_blNzYjPR5Uo5JBJdHfsxvrhXIZvjQgyr7aPrrRs33Ow",
+		bound:   "AgECAwQFBgcICQoLDOfmSJk1fMgjmF3F32WrvaEwacooJ0LNDLnEiC3Z0_QcMj8viWLr29gYjbWCMZ5P8nUynRwwQZLcZQ_blNzYjPR5Uo5JBJdHfsxvTLdJ5TboqQJQbOkFpXMAWQ",
+		unbound: "AgECAwQFBgcICQoLDOfmSJk1fMgjmF3F32WrvaEwacooJ0LNDLnEiC3Z0_QcMj8viWLr29gYjbWCMZ5P8nUynRwwQZLcZQ_blNzYjPR5Uo5JBJdHfsxv3U5DiI_uRqPSYiuQqm1PRw",
+		next:    "/v1.0/users/alice@contoso.example/mailFolders/delta?$deltatoken=F1",
 	},
 	{
-		op:    "mail.sync",
-		args:  `{"mailbox":"alice@contoso.example","folder":"inbox","window":25,"fields":["subject","read"]}`,
-		page:  `{"value":[],"@odata.nextLink":"https://graph.microsoft.com/v1.0/users/alice@contoso.example/mailFolders/inbox/messages/delta?$skiptoken=M1"}`,
-		state: "AQECAwQFBgcICQoLDOfmSJk1fMgjlV3F122rvaEwacooJ0LNDLnEiC3Z0_QcMj8viWLr29gYjbWCMZ5P8nUynRwwQZ_XaxTChJXZmutsVJ9VQJZML_4_w8Jeg_oI_T4eHvmJ_d3oQOtFqajAtVZV4-V0450l",
-		next:  "/v1.0/users/alice@contoso.example/mailFolders/inbox/messages/delta?$skiptoken=M1",
+		op:      "mail.sync",
+		args:    `{"mailbox":"alice@contoso.example","folder":"inbox","window":25,"fields":["subject","read"]}`,
+		page:    `{"value":[],"@odata.nextLink":"https://graph.microsoft.com/v1.0/users/alice@contoso.example/mailFolders/inbox/messages/delta?$skiptoken=M1"}`,
+		state:   "AQECAwQFBgcICQoLDOfmSJk1fMgjlV3F122rvaEwacooJ0LNDLnEiC3Z0_QcMj8viWLr29gYjbWCMZ5P8nUynRwwQZ_XaxTChJXZmutsVJ9VQJZML_4_w8Jeg_oI_T4eHvmJ_d3oQOtFqajAtVZV4-V0450l",
+		bound:   "AgECAwQFBgcICQoLDOfmSJk1fMgjlV3F122rvaEwacooJ0LNDLnEiC3Z0_QcMj8viWLr29gYjbWCMZ5P8nUynRwwQZ_XaxTChJXZmutsVJ9VQJZML_4_w8Jeg_oI_T4eHvmJ_d1ugUtAz_7L93fm0aBKF_sn",
+		unbound: "AgECAwQFBgcICQoLDOfmSJk1fMgjlV3F122rvaEwacooJ0LNDLnEiC3Z0_QcMj8viWLr29gYjbWCMZ5P8nUynRwwQZ_XaxTChJXZmutsVJ9VQJZML_4_w8Jeg_oI_T4eHvmJ_d3U1r6mQz5V49rtpp4SYf_t",
+		next:    "/v1.0/users/alice@contoso.example/mailFolders/inbox/messages/delta?$skiptoken=M1",
 	},
 	{
-		op:    "mail.search",
-		args:  `{"query":"budget 2026","window":10,"fields":["subject"]}`,
-		page:  `{"value":[],"@odata.nextLink":"https://graph.microsoft.com/v1.0/me/messages?$search=%22budget%202026%22&$top=10&$select=id,subject&$skip=10"}`,
-		state: "AQECAwQFBgcICQoLDOfmSJk1fMgjhl3F322rpbd6dtx0NU_DCq-7zzHSxukMNSxvwzHk3tAax6zGasI7rStg3VxxSNLNZguHmsiazetoX59FG89AJ6YtiYRHjfAMr3UGEP7Ejd3D8GjYk1kJLJmwf14fJwai_Q",
-		next:  "/v1.0/me/messages?$search=%22budget%202026%22&$top=10&$select=id,subject&$skip=10",
+		op:      "mail.search",
+		args:    `{"query":"budget 2026","window":10,"fields":["subject"]}`,
+		page:    `{"value":[],"@odata.nextLink":"https://graph.microsoft.com/v1.0/me/messages?$search=%22budget%202026%22&$top=10&$select=id,subject&$skip=10"}`,
+		state:   "AQECAwQFBgcICQoLDOfmSJk1fMgjhl3F322rpbd6dtx0NU_DCq-7zzHSxukMNSxvwzHk3tAax6zGasI7rStg3VxxSNLNZguHmsiazetoX59FG89AJ6YtiYRHjfAMr3UGEP7Ejd3D8GjYk1kJLJmwf14fJwai_Q",
+		bound:   "AgECAwQFBgcICQoLDOfmSJk1fMgjhl3F322rpbd6dtx0NU_DCq-7zzHSxukMNSxvwzHk3tAax6zGasI7rStg3VxxSNLNZguHmsiazetoX59FG89AJ6YtiYRHjfAMr3UGEP7Ejd3DAio3oaTwWpF7eweHAtIpUQ",
+		unbound: "AgECAwQFBgcICQoLDOfmSJk1fMgjhl3F322rpbd6dtx0NU_DCq-7zzHSxukMNSxvwzHk3tAax6zGasI7rStg3VxxSNLNZguHmsiazetoX59FG89AJ6YtiYRHjfAMr3UGEP7Ejd3DSXEfL3NxbtlQl4nbsZRCUw",
+		next:    "/v1.0/me/messages?$search=%22budget%202026%22&$top=10&$select=id,subject&$skip=10",
 	},
 	{
-		op:    "calendar.sync",
-		args:  `{"start":"2026-03-01T00:00:00Z","end":"2026-04-01T00:00:00Z","window":30}`,
-		page:  `{"value":[],"@odata.nextLink":"https://graph.microsoft.com/v1.0/me/calendarView/delta?$skiptoken=C1"}`,
-		state: "AQECAwQFBgcICQoLDOfmSJk1fMgjkl3F32Wrpbd6eNhrI0DADq7SgifAiP8KMWUrzif1wN0N1reIPZw03ijhTeZvrt8PU6gP2AZ1Ti_W",
-		next:  "/v1.0/me/calendarView/delta?$skiptoken=C1",
+		op:      "calendar.sync",
+		args:    `{"start":"2026-03-01T00:00:00Z","end":"2026-04-01T00:00:00Z","window":30}`,
+		page:    `{"value":[],"@odata.nextLink":"https://graph.microsoft.com/v1.0/me/calendarView/delta?$skiptoken=C1"}`,
+		state:   "AQECAwQFBgcICQoLDOfmSJk1fMgjkl3F32Wrpbd6eNhrI0DADq7SgifAiP8KMWUrzif1wN0N1reIPZw03ijhTeZvrt8PU6gP2AZ1Ti_W",
+		bound:   "AgECAwQFBgcICQoLDOfmSJk1fMgjkl3F32Wrpbd6eNhrI0DADq7SgifAiP8KMWUrzif1wN0N1reIPZw03ijDDwr9tqD58dv5NnHac_fn",
+		unbound: "AgECAwQFBgcICQoLDOfmSJk1fMgjkl3F32Wrpbd6eNhrI0DADq7SgifAiP8KMWUrzif1wN0N1reIPZw03ij_EJJNDg6yNhJvIOvCvupR",
+		next:    "/v1.0/me/calendarView/delta?$skiptoken=C1",
 	},
 	{
-		op:    "contacts.sync",
-		args:  `{"mailbox":"bob@contoso.example"}`,
-		page:  `{"value":[],"@odata.deltaLink":"https://graph.microsoft.com/v1.0/users/bob@contoso.example/contacts/delta?$deltatoken=K1"}`,
-		state: "AQECAwQFBgcICQoLDOfmSJk1fMgjvl3F32WrvaEwacooJEHGL7_rhTbY1PRBOGkrnHPqzpsezbaXOZF97jYynQI3D8mdbR7W35nIhvNoXcdtXuKIM0dgnKEhZpZZ5t83ngA",
-		next:  "/v1.0/users/bob@contoso.example/contacts/delta?$deltatoken=K1",
+		op:      "contacts.sync",
+		args:    `{"mailbox":"bob@contoso.example"}`,
+		page:    `{"value":[],"@odata.deltaLink":"https://graph.microsoft.com/v1.0/users/bob@contoso.example/contacts/delta?$deltatoken=K1"}`,
+		state:   "AQECAwQFBgcICQoLDOfmSJk1fMgjvl3F32WrvaEwacooJEHGL7_rhTbY1PRBOGkrnHPqzpsezbaXOZF97jYynQI3D8mdbR7W35nIhvNoXcdtXuKIM0dgnKEhZpZZ5t83ngA",
+		bound:   "AgECAwQFBgcICQoLDOfmSJk1fMgjvl3F32WrvaEwacooJEHGL7_rhTbY1PRBOGkrnHPqzpsezbaXOZF97jYynQI3D8mdbR7W35nIhvNoXcdtXkhrNUDhDfGfTZoWCZw1b_k",
+		unbound: "AgECAwQFBgcICQoLDOfmSJk1fMgjvl3F32WrvaEwacooJEHGL7_rhTbY1PRBOGkrnHPqzpsezbaXOZF97jYynQI3D8mdbR7W35nIhvNoXcdtXmmInOQ86X0orXxPB_W0Qcw",
+		next:    "/v1.0/users/bob@contoso.example/contacts/delta?$deltatoken=K1",
 	},
 }
+
+// goldenIdentity is the identity of a token with tid "t1" and oid "u1".
+var goldenIdentity = IdentityFromAuthorization("Bearer " + testJWT(`{"tid":"t1","oid":"u1"}`))
 
 func TestGoldenStates(t *testing.T) {
 	tr, _ := newTestTranslator(t)
 	tr.nonce = goldenNonce
+	other := IdentityFromAuthorization("Bearer " + testJWT(`{"tid":"t1","oid":"u2"}`))
 	for _, g := range goldenStates {
-		p := mustPlan(t, tr, cmd(g.op, g.args))
-		out, _ := respond(t, p, 200, nil, g.page)
-		p.Release()
-		if got := firstState(t, out); got != g.state {
-			t.Errorf("%s: sealed state changed:\n got %s\nwant %s", g.op, got, g.state)
+		for _, sealed := range []struct {
+			identity Identity
+			want     string
+		}{{goldenIdentity, g.bound}, {Identity{}, g.unbound}} {
+			p := mustPlanFor(t, tr, cmd(g.op, g.args), sealed.identity)
+			out, _ := respond(t, p, 200, nil, g.page)
+			p.Release()
+			if got := firstState(t, out); got != sealed.want {
+				t.Errorf("%s (bound %v): sealed state changed:\n got %s\nwant %s", g.op, sealed.identity.Bound(), got, sealed.want)
+			}
 		}
-		// The state in production opens to its continuation call.
-		args := g.args[:len(g.args)-1] + `,"state":"` + g.state + `"}`
-		p = mustPlan(t, tr, cmd(g.op, args))
-		if p.Upstream == nil {
-			out, _ := respond(t, p, 0, nil, "")
-			t.Errorf("%s: golden state refused: %s", g.op, out)
-		} else if got := p.Upstream.Path + "?" + p.Upstream.RawQuery; got != g.next {
-			t.Errorf("%s: golden state opens to %s, want %s", g.op, got, g.next)
+		// Each opens to its continuation call where it should, and only there.
+		for _, open := range []struct {
+			what     string
+			state    string
+			identity Identity
+			opens    bool
+		}{
+			{"earlier build's, same user", g.state, goldenIdentity, true},
+			{"earlier build's, other user", g.state, other, true},
+			{"earlier build's, no identity", g.state, Identity{}, true},
+			{"bound, same user", g.bound, goldenIdentity, true},
+			{"bound, other user", g.bound, other, false},
+			{"bound, no identity", g.bound, Identity{}, false},
+			{"unbound, no identity", g.unbound, Identity{}, true},
+			{"unbound, a user", g.unbound, goldenIdentity, false},
+		} {
+			args := g.args[:len(g.args)-1] + `,"state":"` + open.state + `"}`
+			p := mustPlanFor(t, tr, cmd(g.op, args), open.identity)
+			switch {
+			case p.Upstream == nil && open.opens:
+				out, _ := respond(t, p, 0, nil, "")
+				t.Errorf("%s, %s: state refused: %s", g.op, open.what, out)
+			case p.Upstream != nil && !open.opens:
+				t.Errorf("%s, %s: state opened", g.op, open.what)
+			case p.Upstream != nil:
+				if got := p.Upstream.Path + "?" + p.Upstream.RawQuery; got != g.next {
+					t.Errorf("%s, %s: state opens to %s, want %s", g.op, open.what, got, g.next)
+				}
+			default:
+				out, _ := respond(t, p, 0, nil, "")
+				if !strings.Contains(out, `"invalid_state"`) {
+					t.Errorf("%s, %s: refused with %s, want invalid_state", g.op, open.what, out)
+				}
+			}
+			p.Release()
 		}
-		p.Release()
 	}
 }

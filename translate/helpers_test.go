@@ -2,6 +2,7 @@ package translate
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"regexp"
@@ -35,6 +36,22 @@ func newTestTranslator(t testing.TB, mod ...func(*Options)) (*Translator, *clock
 		t.Fatalf("New: %v", err)
 	}
 	return tr, c
+}
+
+// mustPlanFor is mustPlan for a request acting as identity.
+func mustPlanFor(t testing.TB, tr *Translator, body string, identity Identity) *Plan {
+	t.Helper()
+	p, e := tr.PlanFor([]byte(body), identity)
+	if e != nil {
+		t.Fatalf("PlanFor(%s): %v", body, e)
+	}
+	return p
+}
+
+// testJWT is an unsigned JWT with the given claims, as far as the
+// bridge reads one (it never verifies; Graph does).
+func testJWT(claims string) string {
+	return "eyJhbGciOiJub25lIn0." + base64.RawURLEncoding.EncodeToString([]byte(claims)) + ".sig"
 }
 
 func mustPlan(t testing.TB, tr *Translator, body string) *Plan {

@@ -294,7 +294,7 @@ func TestRespondCalendarPage(t *testing.T) {
 	}
 
 	// The state continues with the link alone; start/end given with it are ignored.
-	rec, err := tr.openState(firstState(t, out), opCalendarSync, "")
+	rec, err := tr.openState(firstState(t, out), opCalendarSync, nil, "")
 	if err != nil || rec.link != "/me/calendarView/delta?$deltatoken=R0usmcDq1Z7fP3bvS9kVx2" || rec.window != 50 {
 		t.Fatalf("state %+v %v", rec, err)
 	}
@@ -394,7 +394,7 @@ func TestRespondContactsPage(t *testing.T) {
 	if maskState(out) != want {
 		t.Fatalf("got  %s\nwant %s", maskState(out), want)
 	}
-	rec, err := tr.openState(firstState(t, out), opContactsSync, "")
+	rec, err := tr.openState(firstState(t, out), opContactsSync, nil, "")
 	if err != nil || rec.window != 2 || !strings.HasPrefix(rec.link, "/me/contactfolders(") {
 		t.Fatalf("state %+v %v", rec, err)
 	}

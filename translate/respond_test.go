@@ -24,7 +24,7 @@ func TestRespondFolderDelta(t *testing.T) {
 	if o.Status != 200 || o.UpstreamRequestID != "req-1" || o.Results[0] != (Result{Op: "folders.sync", Status: 200}) {
 		t.Fatalf("outcome %+v", o)
 	}
-	rec, err := tr.openState(firstState(t, out), opFoldersSync, "")
+	rec, err := tr.openState(firstState(t, out), opFoldersSync, nil, "")
 	if err != nil || rec.link != "/me/mailFolders/delta?$deltatoken=Fd1" || rec.window != 50 {
 		t.Fatalf("state %+v %v", rec, err)
 	}
@@ -394,7 +394,7 @@ func TestBatchUnpacking(t *testing.T) {
 			t.Errorf("result %d: %+v want %+v", i, o.Results[i], r)
 		}
 	}
-	rec, err := tr.openState(firstState(t, out), opFoldersSync, "")
+	rec, err := tr.openState(firstState(t, out), opFoldersSync, nil, "")
 	if err != nil || rec.window != 3 || rec.link != "/me/mailFolders/delta?$deltatoken=z" {
 		t.Fatalf("sealed %+v %v", rec, err)
 	}

@@ -146,7 +146,7 @@ func (p *Plan) appendSearchData(b []byte, c *command, page gjson.Result) ([]byte
 		if p.scratch == nil {
 			p.scratch = getBuf()
 		}
-		b = p.t.sealState(b, p.scratch, c.op, c.scope, c.window, c.fields, rel)
+		b = p.t.sealState(b, p.scratch, c.op, c.ident, c.scope, c.window, c.fields, rel)
 		b = append(b, '"')
 	}
 	b = append(b, `,"more":`...)

@@ -14,19 +14,29 @@ import (
 //
 // plaintext: issued (int64 Unix seconds, big endian) | window (1 byte) |
 // fields (uint32, big endian) | link (path+query relative to the base path).
-// Additional data binds the record to its op and scope:
+// Additional data binds the record to its op, the token's identity and the
+// scope (version 2, what the bridge seals):
 //
-//	"devicebridge/state" 0x00 | version | op | scope
+//	"devicebridge/state" 0x00 | 2 | op | 0, or 1 and the identity (32 bytes) | scope
 //
-// so a state presented for another op, mailbox or folder fails authentication
-// exactly like a tampered one.
+// so a state presented for another op, user, mailbox or folder fails
+// authentication exactly like a tampered one. Version 1 states, sealed by
+// builds before the identity binding, had no identity in their additional
+// data ("devicebridge/state" 0x00 | 1 | op | scope); they still open, until
+// their state_ttl runs out, so that a deploy sends no device back to the
+// start of its sync.
 
 const (
-	stateVersion    byte = 1
-	stateNonceSize       = 12
-	stateTagSize         = 16
-	stateHeaderSize      = 8 + 1 + 4 // issued, window, fields
-	stateAADPrefix       = "devicebridge/state\x00"
+	// stateVersion is the version the bridge seals; stateVersionUnbound
+	// states (no identity in their additional data) are only opened.
+	stateVersion        byte = 2
+	stateVersionUnbound byte = 1
+	stateNonceSize           = 12
+	stateTagSize             = 16
+	stateHeaderSize          = 8 + 1 + 4 // issued, window, fields
+	stateAADPrefix           = "devicebridge/state\x00"
+	// stateAADMax is the longest additional data apart from the scope.
+	stateAADMax = len(stateAADPrefix) + 3 + identitySize
 	// stateClockSkew is how far in the future an issue time may lie.
 	stateClockSkew = 5 * time.Minute
 	// maxStateRawLen bounds the decoded token.
@@ -45,8 +55,8 @@ type stateRecord struct {
 
 // sealState appends the sealed state token to dst, using *scratch as working
 // space (grown as needed). The first key seals.
-func (t *Translator) sealState(dst []byte, scratch *[]byte, op opKind, scope string, window int, fields fieldSet, link string) []byte {
-	aadLen := len(stateAADPrefix) + 2 + len(scope)
+func (t *Translator) sealState(dst []byte, scratch *[]byte, op opKind, ident *Identity, scope string, window int, fields fieldSet, link string) []byte {
+	aadLen := stateAADMax + len(scope)
 	ptLen := stateHeaderSize + len(link)
 	outLen := 1 + stateNonceSize + ptLen + stateTagSize
 	need := aadLen + ptLen + outLen
@@ -57,9 +67,7 @@ func (t *Translator) sealState(dst []byte, scratch *[]byte, op opKind, scope str
 	s = s[:need]
 	*scratch = s[:0]
 
-	aad := append(s[:0:aadLen], stateAADPrefix...)
-	aad = append(aad, stateVersion, byte(op))
-	aad = append(aad, scope...)
+	aad := appendStateAAD(s[:0:aadLen], stateVersion, op, ident, scope)
 
 	pt := s[aadLen : aadLen : aadLen+ptLen]
 	pt = binary.BigEndian.AppendUint64(pt, uint64(t.now().Unix()))
@@ -78,7 +86,7 @@ func (t *Translator) sealState(dst []byte, scratch *[]byte, op opKind, scope str
 
 // openState opens token for op and scope with any configured key, and
 // checks its age and contents. Every failure is invalid_state.
-func (t *Translator) openState(token string, op opKind, scope string) (stateRecord, *Error) {
+func (t *Translator) openState(token string, op opKind, ident *Identity, scope string) (stateRecord, *Error) {
 	var rec stateRecord
 	if len(token) == 0 || len(token) > stateEncoding.EncodedLen(maxStateRawLen) {
 		return rec, stateInvalid()
@@ -93,7 +101,7 @@ func (t *Translator) openState(token string, op opKind, scope string) (stateReco
 	scratch := getBuf()
 	defer putBuf(scratch)
 	rawLen := stateEncoding.DecodedLen(len(token))
-	aadLen := len(stateAADPrefix) + 2 + len(scope)
+	aadLen := stateAADMax + len(scope)
 	need := rawLen + aadLen + rawLen
 	s := *scratch
 	if cap(s) < need {
@@ -103,12 +111,11 @@ func (t *Translator) openState(token string, op opKind, scope string) (stateReco
 	s = s[:need]
 	n, err := stateEncoding.Decode(s[:rawLen], []byte(token))
 	raw := s[:n]
-	if err != nil || len(raw) < 1+stateNonceSize+stateHeaderSize+stateTagSize || raw[0] != stateVersion {
+	if err != nil || len(raw) < 1+stateNonceSize+stateHeaderSize+stateTagSize ||
+		(raw[0] != stateVersion && raw[0] != stateVersionUnbound) {
 		return rec, stateInvalid()
 	}
-	aad := append(s[rawLen:rawLen:rawLen+aadLen], stateAADPrefix...)
-	aad = append(aad, stateVersion, byte(op))
-	aad = append(aad, scope...)
+	aad := appendStateAAD(s[rawLen:rawLen:rawLen+aadLen], raw[0], op, ident, scope)
 	nonce, sealed := raw[1:1+stateNonceSize], raw[1+stateNonceSize:]
 	var pt []byte
 	opened := false
@@ -141,4 +148,22 @@ func (t *Translator) openState(token string, op opKind, scope string) (stateReco
 		return rec, stateInvalid()
 	}
 	return rec, nil
+}
+
+// identitySize is the length of an Identity's hash in the additional data.
+const identitySize = 32
+
+// appendStateAAD appends a state's additional data for version.
+func appendStateAAD(aad []byte, version byte, op opKind, ident *Identity, scope string) []byte {
+	aad = append(aad, stateAADPrefix...)
+	aad = append(aad, version, byte(op))
+	if version != stateVersionUnbound {
+		if ident != nil && ident.bound {
+			aad = append(aad, 1)
+			aad = append(aad, ident.sum[:]...)
+		} else {
+			aad = append(aad, 0)
+		}
+	}
+	return append(aad, scope...)
 }

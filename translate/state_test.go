@@ -134,10 +134,10 @@ func TestStateKeyRotation(t *testing.T) {
 	out, _ := respond(t, p, 200, nil, graphMessagePageFinal)
 	p.Release()
 	next := firstState(t, out)
-	if _, err := newOnly.openState(next, opMailSync, "\x00inbox"); err != nil {
+	if _, err := newOnly.openState(next, opMailSync, nil, "\x00inbox"); err != nil {
 		t.Fatalf("new state not sealed with the first key: %v", err)
 	}
-	if _, err := oldTr.openState(next, opMailSync, "\x00inbox"); err == nil {
+	if _, err := oldTr.openState(next, opMailSync, nil, "\x00inbox"); err == nil {
 		t.Fatal("old-key translator opened a state sealed with the new key")
 	}
 }
@@ -146,23 +146,23 @@ func TestStateSealOpen(t *testing.T) {
 	tr, _ := newTestTranslator(t)
 	var scratch []byte
 	link := "/me/mailfolders('AQ')/messages/delta?$skiptoken=x"
-	tok := string(tr.sealState(nil, &scratch, opMailSync, "a@b\x00inbox", 42, 1<<mfID|1<<mfSubject, link))
-	rec, err := tr.openState(tok, opMailSync, "a@b\x00inbox")
+	tok := string(tr.sealState(nil, &scratch, opMailSync, nil, "a@b\x00inbox", 42, 1<<mfID|1<<mfSubject, link))
+	rec, err := tr.openState(tok, opMailSync, nil, "a@b\x00inbox")
 	if err != nil || rec.link != link || rec.window != 42 || rec.fields != 1<<mfID|1<<mfSubject || rec.issued != testNow.Unix() {
 		t.Fatalf("%+v %v", rec, err)
 	}
-	tok2 := string(tr.sealState(nil, &scratch, opMailSync, "a@b\x00inbox", 42, 1<<mfID|1<<mfSubject, link))
+	tok2 := string(tr.sealState(nil, &scratch, opMailSync, nil, "a@b\x00inbox", 42, 1<<mfID|1<<mfSubject, link))
 	if tok == tok2 {
 		t.Fatal("nonce reuse: identical tokens")
 	}
 	// Wrong op byte in a correctly sealed record (folder.get cannot hold a state).
-	tok3 := string(tr.sealState(nil, &scratch, opFolderGet, "", 1, folderFieldsAll, link))
-	if _, err := tr.openState(tok3, opFolderGet, ""); err == nil {
+	tok3 := string(tr.sealState(nil, &scratch, opFolderGet, nil, "", 1, folderFieldsAll, link))
+	if _, err := tr.openState(tok3, opFolderGet, nil, ""); err == nil {
 		t.Fatal("state for a non-sync op opened")
 	}
 	// A sealed record whose link would be unsafe is refused even with a valid tag.
-	tok4 := string(tr.sealState(nil, &scratch, opFoldersSync, "", 1, folderFieldsAll, "/../x"))
-	if _, err := tr.openState(tok4, opFoldersSync, ""); err == nil {
+	tok4 := string(tr.sealState(nil, &scratch, opFoldersSync, nil, "", 1, folderFieldsAll, "/../x"))
+	if _, err := tr.openState(tok4, opFoldersSync, nil, ""); err == nil {
 		t.Fatal("state with a dot-segment link opened")
 	}
 }

@@ -58,7 +58,7 @@ func (p *Plan) appendSyncData(b []byte, c *command, page gjson.Result) ([]byte, 
 	if p.scratch == nil {
 		p.scratch = getBuf()
 	}
-	b = p.t.sealState(b, p.scratch, c.op, c.scope, c.window, c.fields, rel)
+	b = p.t.sealState(b, p.scratch, c.op, c.ident, c.scope, c.window, c.fields, rel)
 	b = append(b, `","more":`...)
 	b = appendBool(b, more)
 	return append(b, '}'), nil
