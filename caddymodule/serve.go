@@ -57,6 +57,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return h.serveBatch(w, r, next)
 	case "/mime/send":
 		return h.serveMIMESend(w, r, next)
+	case "/health":
+		return h.serveHealth(w, r)
 	default:
 		if route, ok := h.downloadRouteOf(r); ok {
 			return h.serveDownload(w, r, next, route)
