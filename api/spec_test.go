@@ -379,8 +379,9 @@ func TestCheckingTransport(t *testing.T) {
 	assert.NotEmpty(t, ft.errors, "an unknown endpoint must still be answered with a device error")
 
 	ft = &fakeT{}
-	do(ft, bg, "GET", "/device/v1/messages/AQ/mime", "")
+	body = do(ft, bg, "GET", "/device/v1/messages/AQ/mime", "")
 	assert.Empty(t, ft.errors, "a MIME download")
+	assert.Equal(t, answers["/device/v1/messages/AQ/mime"].body, body, "a download reaches the caller whole")
 
 	ft = &fakeT{}
 	do(ft, bg, "GET", "/_emulator/requests", "")

@@ -99,9 +99,16 @@ func (ct *checkingTransport) RoundTrip(r *http.Request) (*http.Response, error) 
 func (c *Checker) CheckExchange(r *http.Request, reqBody []byte, resp *http.Response, checkRequest bool) []string {
 	vr := r.Clone(context.Background())
 	vr.Body = io.NopCloser(bytes.NewReader(reqBody))
-	respBody, err := readAndRestore(resp)
-	if err != nil {
-		return []string{fmt.Sprintf("reading the response body: %v", err)}
+	// Only JSON bodies are schema-checked, so only they are buffered: a
+	// download streams through untouched (its status, headers and media
+	// type are checked).
+	isJSON := isJSONMediaType(resp.Header.Get("Content-Type"))
+	var respBody []byte
+	if isJSON {
+		var err error
+		if respBody, err = readAndRestore(resp); err != nil {
+			return []string{fmt.Sprintf("reading the response body: %v", err)}
+		}
 	}
 
 	c.mu.Lock()
@@ -125,7 +132,9 @@ func (c *Checker) CheckExchange(r *http.Request, reqBody []byte, resp *http.Resp
 	if ok, errs := c.validator.ValidateHttpResponse(vr, resp); !ok {
 		problems = append(problems, prefixed("response: ", describe(errs))...)
 	}
-	resp.Body = io.NopCloser(bytes.NewReader(respBody))
+	if isJSON {
+		resp.Body = io.NopCloser(bytes.NewReader(respBody))
+	}
 	return problems
 }
 
@@ -136,7 +145,7 @@ func (c *Checker) checkBareError(resp *http.Response, body []byte) []string {
 	if resp.StatusCode < 400 {
 		problems = append(problems, fmt.Sprintf("a request outside the specification was answered %d", resp.StatusCode))
 	}
-	if mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+	if !isJSONMediaType(resp.Header.Get("Content-Type")) {
 		problems = append(problems, fmt.Sprintf("error answer has Content-Type %q, want application/json", resp.Header.Get("Content-Type")))
 		return problems
 	}
@@ -148,6 +157,12 @@ func (c *Checker) checkBareError(resp *http.Response, body []byte) []string {
 		problems = append(problems, prefixed("response: ", describe(errs))...)
 	}
 	return problems
+}
+
+// isJSONMediaType reports whether a Content-Type is application/json.
+func isJSONMediaType(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && mt == "application/json"
 }
 
 // readAndRestore reads resp's body whole and puts an equivalent reader back.
