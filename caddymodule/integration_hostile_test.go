@@ -251,7 +251,7 @@ func TestIntegrationHostileIDsAndMailboxes(t *testing.T) {
 
 func TestIntegrationHostileMailboxEscaped(t *testing.T) {
 	e := startBridge(t)
-	// Valid per the contract, but '#', '\'', '+', '!', '^' must not reach
+	// A valid mailbox (docs/device-api.md §5), but '#', '\'', '+', '!', '^' must not reach
 	// the path raw: each is percent-encoded and the segment decodes back
 	// to exactly the mailbox.
 	mailbox := "o'neil#x+y!z^w~v@contoso.example"

@@ -19,7 +19,7 @@ import (
 	"github.com/devicebridge/caddy-devicebridge/translate"
 )
 
-// This file serves the streaming endpoints (DEVICE_API.md §2, §5):
+// This file serves the streaming endpoints (docs/device-api.md §2, §12):
 //
 //	GET  {prefix}/messages/{id}/attachments/{aid} → GET {base}/me/messages/{id}/attachments/{aid}/$value
 //	GET  {prefix}/messages/{id}/mime              → GET {base}/me/messages/{id}/$value
