@@ -1,7 +1,9 @@
 // Package caddymodule is the Caddy glue of devicebridge: the
 // http.handlers.devicebridge handler, its Caddyfile directive, metrics and
-// logging. The device API itself lives in package translate; this package
-// only moves bytes between Caddy, the translator and reverse_proxy.
+// logging. The device API itself lives in package translate and the
+// per-mailbox throttling in package governor; this package only moves
+// bytes between Caddy, the translator and reverse_proxy and wires the
+// governor in.
 package caddymodule
 
 import (
@@ -15,6 +17,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/devicebridge/caddy-devicebridge/governor"
 	"github.com/devicebridge/caddy-devicebridge/tlspolicy"
 	"github.com/devicebridge/caddy-devicebridge/translate"
 )
@@ -119,7 +122,7 @@ type Handler struct {
 	MaxTrackedMailboxes int `json:"max_tracked_mailboxes,omitempty"`
 
 	translator *translate.Translator
-	governor   *governor
+	governor   *governor.Governor
 	upstream   *url.URL
 	logger     *zap.Logger
 	metrics    *metrics
@@ -161,15 +164,19 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.MaxCommands = DefaultMaxCommands
 	}
 	if h.MaxInflightPerMailbox == 0 {
-		h.MaxInflightPerMailbox = DefaultMaxInflightPerMailbox
+		h.MaxInflightPerMailbox = governor.DefaultMaxInflightPerMailbox
 	}
 	if h.QueueTimeout == 0 {
-		h.QueueTimeout = caddy.Duration(DefaultQueueTimeout)
+		h.QueueTimeout = caddy.Duration(governor.DefaultQueueTimeout)
 	}
 	if h.MaxTrackedMailboxes == 0 {
-		h.MaxTrackedMailboxes = DefaultMaxTrackedMailboxes
+		h.MaxTrackedMailboxes = governor.DefaultMaxTrackedMailboxes
 	}
-	h.governor = newGovernor(h.MaxInflightPerMailbox, time.Duration(h.QueueTimeout), h.MaxTrackedMailboxes)
+	h.governor = governor.New(governor.Options{
+		MaxInflightPerMailbox: h.MaxInflightPerMailbox,
+		QueueTimeout:          time.Duration(h.QueueTimeout),
+		MaxTrackedMailboxes:   h.MaxTrackedMailboxes,
+	})
 
 	upstream, err := tlspolicy.ParseUpstream(h.Upstream, h.InsecureUpstream)
 	if err != nil {

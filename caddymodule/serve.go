@@ -130,15 +130,11 @@ func (h *Handler) serveBatch(w http.ResponseWriter, r *http.Request, next caddyh
 
 	// The per-mailbox governor: wait for the mailboxes' slots, or answer
 	// throttled without calling upstream.
-	ticket := h.governor.ticket(r.Header.Get("Authorization"), plan)
-	if decision := h.governor.acquire(r.Context(), ticket); decision != nil {
-		if r.Context().Err() != nil {
-			return nil // the device went away while queued
-		}
-		h.metrics.countLocalThrottle(decision.reason)
-		return h.writeError(w, decision.err)
+	ticket, answered, gerr := h.admit(w, r, plan)
+	if answered {
+		return gerr
 	}
-	defer ticket.release()
+	defer ticket.Release()
 
 	upstreamBody := getBuffer()
 	defer putBuffer(upstreamBody)
@@ -147,7 +143,7 @@ func (h *Handler) serveBatch(w http.ResponseWriter, r *http.Request, next caddyh
 	upstreamStarted := time.Now()
 	proxyErr := serveRecovering(next, rec, r)
 	upstreamDuration := time.Since(upstreamStarted)
-	ticket.release() // the answer is read: the mailboxes' slots are free
+	ticket.Release() // the answer is read: the mailboxes' slots are free
 
 	if failure := h.upstreamFailure(rec.status, rec.overflow, proxyErr); failure != nil {
 		h.metrics.countUpstream(0)
@@ -164,7 +160,7 @@ func (h *Handler) serveBatch(w http.ResponseWriter, r *http.Request, next caddyh
 	translateStarted := time.Now()
 	outcome := plan.Respond(answer, rec.status, rec.header, upstreamBody.Bytes())
 	h.metrics.observeTranslate("response", time.Since(translateStarted))
-	ticket.noteOutcome(plan, outcome)
+	noteOutcome(ticket, plan, outcome)
 	return h.writeOutcome(w, r, outcome, answer, rec.status, started)
 }
 

@@ -128,7 +128,7 @@ func (h *Handler) serveDownload(w http.ResponseWriter, r *http.Request, next cad
 	if answered {
 		return gerr
 	}
-	defer ticket.release()
+	defer ticket.Release()
 
 	started := time.Now()
 	rewriteForUpstream(r, h.upstream, call)
@@ -159,7 +159,7 @@ func (h *Handler) serveDownload(w http.ResponseWriter, r *http.Request, next cad
 		return h.writeError(w, failure)
 	}
 	h.metrics.countUpstream(sw.status)
-	ticket.noteStreamAnswer(h.translator, sw.status, sw.header, sw.errBody.Bytes())
+	noteStreamAnswer(ticket, h.translator, sw.status, sw.header, sw.errBody.Bytes())
 	return h.writeUpstreamError(w, sw.status, sw.header, sw.errBody.Bytes())
 }
 
@@ -201,7 +201,7 @@ func (h *Handler) serveMIMESend(w http.ResponseWriter, r *http.Request, next cad
 	if answered {
 		return gerr
 	}
-	defer ticket.release()
+	defer ticket.Release()
 
 	started := time.Now()
 	rawLength := r.ContentLength
@@ -233,7 +233,7 @@ func (h *Handler) serveMIMESend(w http.ResponseWriter, r *http.Request, next cad
 	}
 	h.metrics.countUpstream(rec.status)
 	if rec.status/100 != 2 {
-		ticket.noteStreamAnswer(h.translator, rec.status, rec.header, answer.Bytes())
+		noteStreamAnswer(ticket, h.translator, rec.status, rec.header, answer.Bytes())
 		return h.writeUpstreamError(w, rec.status, rec.header, answer.Bytes())
 	}
 	if id := safeRequestID(rec.header.Get("Request-Id")); id != "" {

@@ -1,4 +1,4 @@
-package caddymodule
+package governor
 
 import (
 	"bytes"
@@ -12,14 +12,14 @@ import (
 // request: the HMAC, the identity and lower-casing buffers and the callback
 // handed to the plan live in a pooled keyScratch.
 
-// keyScratch is the working space of governor.ticket.
+// keyScratch is the working space of Governor.Ticket.
 type keyScratch struct {
 	mac      hash.Hash // HMAC-SHA256 under the governor's secret
 	secret   [32]byte  // the secret mac was made with
 	identity [128]byte
 	prefix   []byte // the token's identity, in identity
 	lower    [320]byte
-	t        *governorTicket
+	t        *Ticket
 	// add is s.addClaim, bound once so that handing it to the plan does not allocate.
 	add func(mailbox string, commands int)
 }
@@ -55,7 +55,7 @@ func (s *keyScratch) addClaim(mailbox string, commands int) {
 	c := &t.claims[t.n]
 	t.n++
 	c.mailbox = mailbox
-	c.weight = min(commands, batchParallelism, t.g.limit)
+	c.weight = min(commands, BatchParallelism, t.g.limit)
 	s.mac.Reset()
 	s.mac.Write(s.prefix)
 	s.mac.Write(appendLowerASCII(s.lower[:0], mailbox))

@@ -1,15 +1,12 @@
-package caddymodule
+package governor
 
 import (
 	"context"
 	"encoding/base64"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/devicebridge/caddy-devicebridge/translate"
 )
 
 // fakePlan lists mailboxes (with their command counts) and throttled results.
@@ -44,13 +41,16 @@ func (c *fakeClock) add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t
 func newFakeClock() *fakeClock           { return &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)} }
 func jwtWith(payload string) string      { return "eyJhbGciOiJub25lIn0." + b64(payload) + ".c2ln" }
 func b64(s string) string                { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
-func keyOf(g *governor, token string, p fakePlan) mailboxKey {
-	return g.ticket("Bearer "+token, p).claims[0].key
+func newGov(limit int, queueTimeout time.Duration, maxKeys int) *Governor {
+	return New(Options{MaxInflightPerMailbox: limit, QueueTimeout: queueTimeout, MaxTrackedMailboxes: maxKeys})
+}
+func keyOf(g *Governor, token string, p fakePlan) mailboxKey {
+	return g.Ticket("Bearer "+token, p).claims[0].key
 }
 
 // testGovernor has a fake clock and queue timeouts fired by the test.
-func testGovernor(limit, maxKeys int) (*governor, *fakeClock, chan time.Time) {
-	g := newGovernor(limit, time.Hour, maxKeys)
+func testGovernor(limit, maxKeys int) (*Governor, *fakeClock, chan time.Time) {
+	g := newGov(limit, time.Hour, maxKeys)
 	clock := newFakeClock()
 	g.now = clock.now
 	fire := make(chan time.Time)
@@ -59,7 +59,7 @@ func testGovernor(limit, maxKeys int) (*governor, *fakeClock, chan time.Time) {
 }
 
 func TestGovernorMailboxKey(t *testing.T) {
-	g := newGovernor(4, time.Second, 10)
+	g := newGov(4, time.Second, 10)
 	alice := jwtWith(`{"tid":"t1","oid":"o-alice","name":"Alice","exp":1}`)
 	aliceRefreshed := jwtWith(`{"exp":2,"oid":"o-alice","tid":"t1","iat":5}`)
 	bob := jwtWith(`{"tid":"t1","oid":"o-bob"}`)
@@ -92,17 +92,17 @@ func TestGovernorMailboxKey(t *testing.T) {
 	}
 	// The key is a keyed hash: another governor (another secret) files the
 	// same user elsewhere, and the token is not part of the digest.
-	if keyOf(g, alice, direct("")) == keyOf(newGovernor(4, time.Second, 10), alice, direct("")) {
+	if keyOf(g, alice, direct("")) == keyOf(newGov(4, time.Second, 10), alice, direct("")) {
 		t.Error("keys do not depend on the per-process secret")
 	}
-	ticket := g.ticket("Bearer "+alice, direct("shared@contoso.example"))
+	ticket := g.Ticket("Bearer "+alice, direct("shared@contoso.example"))
 	if strings.Contains(string(ticket.claims[0].key[:]), "o-alice") {
 		t.Error("the object id is stored in clear")
 	}
 }
 
 func TestGovernorWeights(t *testing.T) {
-	g := newGovernor(4, time.Second, 10)
+	g := newGov(4, time.Second, 10)
 	tests := []struct {
 		plan  fakePlan
 		limit int
@@ -117,7 +117,7 @@ func TestGovernorWeights(t *testing.T) {
 	}
 	for _, tt := range tests {
 		g.limit = tt.limit
-		ticket := g.ticket("Bearer x", tt.plan)
+		ticket := g.Ticket("Bearer x", tt.plan)
 		var got []int
 		for i := 0; i < ticket.n; i++ {
 			for j, mb := range tt.plan.mailboxes {
@@ -141,14 +141,14 @@ func TestGovernorWeights(t *testing.T) {
 }
 
 // acquireAsync starts acquire in a goroutine and returns its result channel.
-func acquireAsync(ctx context.Context, g *governor, ticket *governorTicket) chan *throttleDecision {
-	done := make(chan *throttleDecision, 1)
-	go func() { done <- g.acquire(ctx, ticket) }()
+func acquireAsync(ctx context.Context, g *Governor, ticket *Ticket) chan *Decision {
+	done := make(chan *Decision, 1)
+	go func() { done <- g.Acquire(ctx, ticket) }()
 	return done
 }
 
 // waitQueued waits until n requests wait in the governor.
-func waitQueued(t *testing.T, g *governor, n int) {
+func waitQueued(t *testing.T, g *Governor, n int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
@@ -166,7 +166,7 @@ func waitQueued(t *testing.T, g *governor, n int) {
 	t.Fatalf("never saw %d queued requests", n)
 }
 
-func mustGet(t *testing.T, done chan *throttleDecision) *throttleDecision {
+func mustGet(t *testing.T, done chan *Decision) *Decision {
 	t.Helper()
 	select {
 	case d := <-done:
@@ -180,15 +180,15 @@ func mustGet(t *testing.T, done chan *throttleDecision) *throttleDecision {
 func TestGovernorLimitQueueAndRelease(t *testing.T) {
 	g, _, _ := testGovernor(2, 100)
 	ctx := context.Background()
-	first, second := g.ticket("Bearer tok", direct("")), g.ticket("Bearer tok", direct(""))
-	if g.acquire(ctx, first) != nil || g.acquire(ctx, second) != nil {
+	first, second := g.Ticket("Bearer tok", direct("")), g.Ticket("Bearer tok", direct(""))
+	if g.Acquire(ctx, first) != nil || g.Acquire(ctx, second) != nil {
 		t.Fatal("the first two requests must go upstream at once")
 	}
-	other := g.ticket("Bearer tok", direct("other@contoso.example"))
-	if g.acquire(ctx, other) != nil {
+	other := g.Ticket("Bearer tok", direct("other@contoso.example"))
+	if g.Acquire(ctx, other) != nil {
 		t.Fatal("another mailbox has its own slots")
 	}
-	third := g.ticket("Bearer tok", direct(""))
+	third := g.Ticket("Bearer tok", direct(""))
 	done := acquireAsync(ctx, g, third)
 	waitQueued(t, g, 1)
 	select {
@@ -196,15 +196,15 @@ func TestGovernorLimitQueueAndRelease(t *testing.T) {
 		t.Fatal("the third request must wait while two are in flight")
 	default:
 	}
-	first.release()
+	first.Release()
 	if d := mustGet(t, done); d != nil {
-		t.Fatalf("the queued request must go once a slot is free, got %v", d.err)
+		t.Fatalf("the queued request must go once a slot is free, got %v", d)
 	}
-	first.release() // releasing twice changes nothing
-	second.release()
-	third.release()
-	other.release()
-	if n := g.tracked(); n != 0 {
+	first.Release() // releasing twice changes nothing
+	second.Release()
+	third.Release()
+	other.Release()
+	if n := g.Tracked(); n != 0 {
 		t.Errorf("%d mailboxes still tracked after every request finished", n)
 	}
 }
@@ -212,41 +212,40 @@ func TestGovernorLimitQueueAndRelease(t *testing.T) {
 func TestGovernorQueueTimeout(t *testing.T) {
 	g, _, fire := testGovernor(1, 100)
 	ctx := context.Background()
-	holder := g.ticket("Bearer tok", direct(""))
-	if g.acquire(ctx, holder) != nil {
+	holder := g.Ticket("Bearer tok", direct(""))
+	if g.Acquire(ctx, holder) != nil {
 		t.Fatal("first request")
 	}
-	done := acquireAsync(ctx, g, g.ticket("Bearer tok", direct("")))
+	done := acquireAsync(ctx, g, g.Ticket("Bearer tok", direct("")))
 	waitQueued(t, g, 1)
 	fire <- time.Time{}
 	d := mustGet(t, done)
-	if d == nil || d.reason != throttleQueueTimeout || d.err.Status != http.StatusTooManyRequests ||
-		d.err.Code != translate.CodeThrottled || d.err.RetryAfter < 1 {
-		t.Fatalf("got %+v, want throttled queue_timeout with retryAfter", d)
+	if d == nil || d.Reason != ReasonQueueTimeout || d.RetryAfter != 0 {
+		t.Fatalf("got %+v, want queue_timeout", d)
 	}
 	waitQueued(t, g, 0)
-	holder.release()
-	if n := g.tracked(); n != 0 {
+	holder.Release()
+	if n := g.Tracked(); n != 0 {
 		t.Errorf("%d mailboxes still tracked", n)
 	}
 }
 
 func TestGovernorCancelledWhileQueued(t *testing.T) {
 	g, _, _ := testGovernor(1, 100)
-	holder := g.ticket("Bearer tok", direct(""))
-	if g.acquire(context.Background(), holder) != nil {
+	holder := g.Ticket("Bearer tok", direct(""))
+	if g.Acquire(context.Background(), holder) != nil {
 		t.Fatal("first request")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := acquireAsync(ctx, g, g.ticket("Bearer tok", direct("")))
+	done := acquireAsync(ctx, g, g.Ticket("Bearer tok", direct("")))
 	waitQueued(t, g, 1)
 	cancel()
 	if mustGet(t, done) == nil {
 		t.Fatal("a cancelled request must not be granted")
 	}
 	waitQueued(t, g, 0)
-	holder.release()
-	if n := g.tracked(); n != 0 {
+	holder.Release()
+	if n := g.Tracked(); n != 0 {
 		t.Errorf("%d mailboxes still tracked", n)
 	}
 }
@@ -254,13 +253,13 @@ func TestGovernorCancelledWhileQueued(t *testing.T) {
 func TestGovernorBatchWeighsItsSubRequests(t *testing.T) {
 	g, _, _ := testGovernor(4, 100)
 	ctx := context.Background()
-	batch := g.ticket("Bearer tok", fakePlan{mailboxes: []string{""}, counts: []int{6}})
-	if g.acquire(ctx, batch) != nil {
+	batch := g.Ticket("Bearer tok", fakePlan{mailboxes: []string{""}, counts: []int{6}})
+	if g.Acquire(ctx, batch) != nil {
 		t.Fatal("batch")
 	}
-	done := acquireAsync(ctx, g, g.ticket("Bearer tok", direct("")))
+	done := acquireAsync(ctx, g, g.Ticket("Bearer tok", direct("")))
 	waitQueued(t, g, 1)
-	batch.release()
+	batch.Release()
 	if d := mustGet(t, done); d != nil {
 		t.Fatal("the direct call goes after the batch")
 	}
@@ -269,17 +268,17 @@ func TestGovernorBatchWeighsItsSubRequests(t *testing.T) {
 func TestGovernorFirstComeFirstServed(t *testing.T) {
 	g, _, _ := testGovernor(4, 100)
 	ctx := context.Background()
-	holder := g.ticket("Bearer tok", fakePlan{mailboxes: []string{""}, counts: []int{3}})
-	if g.acquire(ctx, holder) != nil {
+	holder := g.Ticket("Bearer tok", fakePlan{mailboxes: []string{""}, counts: []int{3}})
+	if g.Acquire(ctx, holder) != nil {
 		t.Fatal("holder")
 	}
 	// A queued batch of 4 is not overtaken by a later direct call that
 	// would fit in the free slot.
-	batchDone := acquireAsync(ctx, g, g.ticket("Bearer tok", fakePlan{mailboxes: []string{""}, counts: []int{4}}))
+	batchDone := acquireAsync(ctx, g, g.Ticket("Bearer tok", fakePlan{mailboxes: []string{""}, counts: []int{4}}))
 	waitQueued(t, g, 1)
-	directDone := acquireAsync(ctx, g, g.ticket("Bearer tok", direct("")))
+	directDone := acquireAsync(ctx, g, g.Ticket("Bearer tok", direct("")))
 	waitQueued(t, g, 2)
-	holder.release()
+	holder.Release()
 	if d := mustGet(t, batchDone); d != nil {
 		t.Fatal("batch not granted")
 	}
@@ -291,11 +290,11 @@ func TestGovernorFirstComeFirstServed(t *testing.T) {
 }
 
 func TestGovernorSeveralMailboxesNoDeadlock(t *testing.T) {
-	g := newGovernor(1, time.Minute, 100)
+	g := newGov(1, time.Minute, 100)
 	ab := fakePlan{mailboxes: []string{"a@contoso.example", "b@contoso.example"}, counts: []int{1, 1}}
 	ba := fakePlan{mailboxes: []string{"b@contoso.example", "a@contoso.example"}, counts: []int{1, 1}}
 	var wg sync.WaitGroup
-	failures := make(chan *throttleDecision, 200)
+	failures := make(chan *Decision, 200)
 	for i := 0; i < 100; i++ {
 		plan := ab
 		if i%2 == 1 {
@@ -304,12 +303,12 @@ func TestGovernorSeveralMailboxesNoDeadlock(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ticket := g.ticket("Bearer tok", plan)
-			if d := g.acquire(context.Background(), ticket); d != nil {
+			ticket := g.Ticket("Bearer tok", plan)
+			if d := g.Acquire(context.Background(), ticket); d != nil {
 				failures <- d
 				return
 			}
-			ticket.release()
+			ticket.Release()
 		}()
 	}
 	finished := make(chan struct{})
@@ -321,9 +320,9 @@ func TestGovernorSeveralMailboxesNoDeadlock(t *testing.T) {
 	}
 	close(failures)
 	for d := range failures {
-		t.Errorf("unexpected local throttling: %v", d.err)
+		t.Errorf("unexpected local throttling: %v", d)
 	}
-	if n := g.tracked(); n != 0 {
+	if n := g.Tracked(); n != 0 {
 		t.Errorf("%d mailboxes still tracked", n)
 	}
 }
@@ -332,61 +331,61 @@ func TestGovernorRetryAfter(t *testing.T) {
 	g, clock, _ := testGovernor(4, 100)
 	ctx := context.Background()
 	plan := fakePlan{mailboxes: []string{"", "shared@contoso.example"}, counts: []int{1, 1}}
-	ticket := g.ticket("Bearer tok", plan)
-	if g.acquire(ctx, ticket) != nil {
+	ticket := g.Ticket("Bearer tok", plan)
+	if g.Acquire(ctx, ticket) != nil {
 		t.Fatal("first request")
 	}
-	ticket.release()
+	ticket.Release()
 	// A per-item 429 for the shared mailbox only.
 	plan.throttled = map[string]int{"SHARED@contoso.example": 7}
-	ticket.noteOutcome(plan, translate.Outcome{Status: http.StatusOK})
+	ticket.NoteThrottled(plan)
 
-	d := g.acquire(ctx, g.ticket("Bearer tok", direct("shared@contoso.example")))
-	if d == nil || d.reason != throttleRetryAfter || d.err.RetryAfter != 7 {
+	d := g.Acquire(ctx, g.Ticket("Bearer tok", direct("shared@contoso.example")))
+	if d == nil || d.Reason != ReasonRetryAfter || d.RetryAfter != 7 {
 		t.Fatalf("got %+v, want retry_after 7", d)
 	}
-	own := g.ticket("Bearer tok", direct(""))
-	if g.acquire(ctx, own) != nil {
+	own := g.Ticket("Bearer tok", direct(""))
+	if g.Acquire(ctx, own) != nil {
 		t.Fatal("the token's own mailbox was not throttled")
 	}
-	own.release()
+	own.Release()
 	// A batch that includes the throttled mailbox waits as a whole.
-	if d := g.acquire(ctx, g.ticket("Bearer tok", plan)); d == nil || d.reason != throttleRetryAfter {
+	if d := g.Acquire(ctx, g.Ticket("Bearer tok", plan)); d == nil || d.Reason != ReasonRetryAfter {
 		t.Fatalf("a batch touching the throttled mailbox: %+v", d)
 	}
 	clock.add(2500 * time.Millisecond)
-	if d := g.acquire(ctx, g.ticket("Bearer tok", direct("shared@contoso.example"))); d == nil || d.err.RetryAfter != 5 {
+	if d := g.Acquire(ctx, g.Ticket("Bearer tok", direct("shared@contoso.example"))); d == nil || d.RetryAfter != 5 {
 		t.Fatalf("after 2.5s of 7: %+v, want retryAfter 5 (rounded up)", d)
 	}
 	clock.add(4500 * time.Millisecond)
-	after := g.ticket("Bearer tok", direct("shared@contoso.example"))
-	if d := g.acquire(ctx, after); d != nil {
-		t.Fatalf("the wait is over: %+v", d.err)
+	after := g.Ticket("Bearer tok", direct("shared@contoso.example"))
+	if d := g.Acquire(ctx, after); d != nil {
+		t.Fatalf("the wait is over: %+v", d)
 	}
-	after.release()
-	if n := g.tracked(); n != 0 {
+	after.Release()
+	if n := g.Tracked(); n != 0 {
 		t.Errorf("%d mailboxes still tracked after the wait", n)
 	}
 
 	// An envelope-level 429 applies to every mailbox of the request.
-	ticket.noteOutcome(plan, translate.Outcome{Status: http.StatusTooManyRequests, RetryAfter: 3})
+	ticket.NoteRetryAfterAll(3)
 	for _, mb := range []string{"", "shared@contoso.example"} {
-		if d := g.acquire(ctx, g.ticket("Bearer tok", direct(mb))); d == nil || d.err.RetryAfter != 3 {
+		if d := g.Acquire(ctx, g.Ticket("Bearer tok", direct(mb))); d == nil || d.RetryAfter != 3 {
 			t.Errorf("mailbox %q: %+v, want retry_after 3", mb, d)
 		}
 	}
 	// Another user of the same shared mailbox is not affected.
-	stranger := g.ticket("Bearer someone-else", direct("shared@contoso.example"))
-	if g.acquire(ctx, stranger) != nil {
+	stranger := g.Ticket("Bearer someone-else", direct("shared@contoso.example"))
+	if g.Acquire(ctx, stranger) != nil {
 		t.Error("another user's key was throttled")
 	}
-	stranger.release()
+	stranger.Release()
 	// Idle entries are swept once their wait has passed.
 	clock.add(sweepInterval + 4*time.Second)
 	g.mu.Lock()
 	g.entry(mailboxKey{1})
 	g.mu.Unlock()
-	if n := g.tracked(); n != 1 {
+	if n := g.Tracked(); n != 1 {
 		t.Errorf("%d mailboxes tracked after the sweep, want only the new one", n)
 	}
 }
@@ -394,15 +393,15 @@ func TestGovernorRetryAfter(t *testing.T) {
 func TestGovernorRetryAfterArrivingWhileQueued(t *testing.T) {
 	g, _, _ := testGovernor(1, 100)
 	ctx := context.Background()
-	holder := g.ticket("Bearer tok", direct(""))
-	if g.acquire(ctx, holder) != nil {
+	holder := g.Ticket("Bearer tok", direct(""))
+	if g.Acquire(ctx, holder) != nil {
 		t.Fatal("holder")
 	}
-	done := acquireAsync(ctx, g, g.ticket("Bearer tok", direct("")))
+	done := acquireAsync(ctx, g, g.Ticket("Bearer tok", direct("")))
 	waitQueued(t, g, 1)
-	holder.noteOutcome(fakePlan{}, translate.Outcome{Status: http.StatusTooManyRequests, RetryAfter: 9})
-	holder.release()
-	if d := mustGet(t, done); d == nil || d.reason != throttleRetryAfter {
+	holder.NoteRetryAfterAll(9)
+	holder.Release()
+	if d := mustGet(t, done); d == nil || d.Reason != ReasonRetryAfter {
 		t.Fatalf("got %+v, want retry_after", d)
 	}
 }
@@ -410,29 +409,29 @@ func TestGovernorRetryAfterArrivingWhileQueued(t *testing.T) {
 func TestGovernorTableCap(t *testing.T) {
 	g, _, _ := testGovernor(1, 2)
 	ctx := context.Background()
-	var held []*governorTicket
+	var held []*Ticket
 	for _, mb := range []string{"a@x.example", "b@x.example"} {
-		ticket := g.ticket("Bearer tok", direct(mb))
-		if g.acquire(ctx, ticket) != nil {
+		ticket := g.Ticket("Bearer tok", direct(mb))
+		if g.Acquire(ctx, ticket) != nil {
 			t.Fatal(mb)
 		}
 		held = append(held, ticket)
 	}
 	// The table is full: a third mailbox goes ungoverned rather than failing.
 	for i := 0; i < 3; i++ {
-		ticket := g.ticket("Bearer tok", direct("c@x.example"))
-		if d := g.acquire(ctx, ticket); d != nil {
-			t.Fatalf("ungoverned request throttled: %v", d.err)
+		ticket := g.Ticket("Bearer tok", direct("c@x.example"))
+		if d := g.Acquire(ctx, ticket); d != nil {
+			t.Fatalf("ungoverned request throttled: %v", d)
 		}
-		defer ticket.release()
+		defer ticket.Release()
 	}
-	if n := g.tracked(); n != 2 {
+	if n := g.Tracked(); n != 2 {
 		t.Errorf("tracked %d, want the cap of 2", n)
 	}
 	for _, ticket := range held {
-		ticket.release()
+		ticket.Release()
 	}
-	if n := g.tracked(); n != 0 {
+	if n := g.Tracked(); n != 0 {
 		t.Errorf("tracked %d after release", n)
 	}
 }
@@ -444,15 +443,15 @@ func FuzzMailboxIdentity(f *testing.F) {
 	f.Add("Bearer ...", "\x00")
 	f.Add("Bearer e30.e30.e30", "")
 	f.Fuzz(func(t *testing.T, authorization, mailbox string) {
-		g := newGovernor(4, time.Second, 10)
-		a := g.ticket(authorization, direct(mailbox))
+		g := newGov(4, time.Second, 10)
+		a := g.Ticket(authorization, direct(mailbox))
 		upper := []byte(mailbox)
 		for i, c := range upper {
 			if 'a' <= c && c <= 'z' {
 				upper[i] = c - ('a' - 'A')
 			}
 		}
-		b := g.ticket(authorization, direct(string(upper)))
+		b := g.Ticket(authorization, direct(string(upper)))
 		if a.n != 1 || a.claims[0].key != b.claims[0].key {
 			t.Fatal("the key must be deterministic and case-insensitive in the mailbox")
 		}
@@ -466,16 +465,16 @@ func FuzzMailboxIdentity(f *testing.F) {
 }
 
 func BenchmarkGovernorDirectCall(b *testing.B) {
-	g := newGovernor(4, time.Second, 1000)
+	g := newGov(4, time.Second, 1000)
 	token := "Bearer " + jwtWith(`{"tid":"72f988bf-86f1-41af-91ab-2d7cd011db47","oid":"5f1d7c2e-0b8a-4c3f-9e61-2d4b7a9c8e10","name":"Demo","scp":"Mail.ReadWrite"}`)
 	plan := direct("")
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		ticket := g.ticket(token, plan)
-		if g.acquire(ctx, ticket) != nil {
+		ticket := g.Ticket(token, plan)
+		if g.Acquire(ctx, ticket) != nil {
 			b.Fatal("throttled")
 		}
-		ticket.release()
+		ticket.Release()
 	}
 }
