@@ -28,7 +28,7 @@ var translatorSubdirectives = map[string]bool{
 	"prefix": true, "state_key": true, "state_ttl": true, "immutable_ids": true,
 	"max_request_body": true, "max_response_body": true, "max_commands": true, "max_mime_body": true,
 	"insecure_upstream": true, "max_inflight_per_mailbox": true, "queue_timeout": true,
-	"max_tracked_mailboxes": true,
+	"max_tracked_mailboxes": true, "mime_read_timeout": true,
 }
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
@@ -41,6 +41,7 @@ var translatorSubdirectives = map[string]bool{
 //	    max_request_body  <size>                     # default 1MiB
 //	    max_response_body <size>                     # default 32MiB
 //	    max_mime_body     <size>                     # default 4MiB (mime/send)
+//	    mime_read_timeout <duration>                 # default 1m (mime/send upload)
 //	    max_commands      <1-20>                     # default 20
 //	    insecure_upstream                            # allow an http:// upstream (testing only)
 //	    max_inflight_per_mailbox <n>                 # default 4
@@ -156,6 +157,15 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("queue_timeout must be a positive duration, got %q", d.Val())
 			}
 			h.QueueTimeout = caddy.Duration(timeout)
+		case "mime_read_timeout":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			timeout, err := caddy.ParseDuration(d.Val())
+			if err != nil || timeout <= 0 {
+				return d.Errf("mime_read_timeout must be a positive duration, got %q", d.Val())
+			}
+			h.MIMEReadTimeout = caddy.Duration(timeout)
 		default:
 			return d.Errf("unrecognized devicebridge subdirective %s", d.Val())
 		}

@@ -90,9 +90,15 @@ type Handler struct {
 
 	// MaxMIMEBody is the largest raw MIME message, in bytes, accepted by
 	// the mime/send endpoint; a larger one is refused with 413
-	// `request_too_large`. The message streams through (base64-encoded on
-	// the fly), so this bounds the upload, not memory. Default: 4 MiB.
+	// `request_too_large`. The message is read whole before it is sent
+	// upstream (base64-encoded on the fly). Default: 4 MiB.
 	MaxMIMEBody int64 `json:"max_mime_body,omitempty"`
+
+	// MIMEReadTimeout is how long mime/send waits for the whole message
+	// to arrive; a slower upload is answered 408 `invalid_request`. The
+	// message is read before the request takes a slot of its mailbox, so
+	// a slow upload holds none. Default: 1m.
+	MIMEReadTimeout caddy.Duration `json:"mime_read_timeout,omitempty"`
 
 	// MaxCommands is the largest number of commands in one device batch.
 	// It cannot exceed 20, Graph's `$batch` limit. Default: 20.
@@ -160,6 +166,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.MaxMIMEBody == 0 {
 		h.MaxMIMEBody = DefaultMaxMIMEBody
 	}
+	if h.MIMEReadTimeout == 0 {
+		h.MIMEReadTimeout = caddy.Duration(DefaultMIMEReadTimeout)
+	}
 	if h.MaxCommands == 0 {
 		h.MaxCommands = DefaultMaxCommands
 	}
@@ -220,6 +229,9 @@ func (h *Handler) Validate() error {
 	}
 	if h.MaxCommands < 0 || h.MaxCommands > 20 {
 		return fmt.Errorf("max_commands must be between 1 and 20 (Graph's $batch limit), got %d", h.MaxCommands)
+	}
+	if time.Duration(h.MIMEReadTimeout) < 0 {
+		return fmt.Errorf("mime_read_timeout must not be negative")
 	}
 	if time.Duration(h.StateTTL) < 0 {
 		return fmt.Errorf("state_ttl must not be negative")

@@ -60,27 +60,34 @@ func testGovernor(limit, maxKeys int) (*Governor, *fakeClock, chan time.Time) {
 
 func TestGovernorMailboxKey(t *testing.T) {
 	g := newGov(4, time.Second, 10)
-	alice := jwtWith(`{"tid":"t1","oid":"o-alice","name":"Alice","exp":1}`)
+	aliceClaims := `{"tid":"t1","oid":"o-alice","upn":"Alice@Contoso.example","name":"Alice","exp":1}`
+	alice := jwtWith(aliceClaims)
+	forged := "eyJhbGciOiJSUzI1NiJ9." + b64(aliceClaims) + ".Zm9yZ2Vk" // same claims, another signature
 	aliceRefreshed := jwtWith(`{"exp":2,"oid":"o-alice","tid":"t1","iat":5}`)
 	bob := jwtWith(`{"tid":"t1","oid":"o-bob"}`)
-	aliceOtherTenant := jwtWith(`{"tid":"t2","oid":"o-alice"}`)
+	names := jwtWith(`{"oid":"o-carol","preferred_username":"carol@contoso.example","unique_name":"carol.c@contoso.example"}`)
 	tests := []struct {
 		name    string
 		a, b    string
 		pa, pb  fakePlan
 		sameKey bool
 	}{
-		{"same user, another token of theirs", alice, aliceRefreshed, direct(""), direct(""), true},
+		{"a forged token with the same claims", alice, forged, direct(""), direct(""), false},
+		{"a forged token naming the user's mailbox", alice, forged, direct(""), direct("alice@contoso.example"), false},
+		{"same user, another token of theirs", alice, aliceRefreshed, direct(""), direct(""), false},
 		{"another user", alice, bob, direct(""), direct(""), false},
-		{"same object id in another tenant", alice, aliceOtherTenant, direct(""), direct(""), false},
 		{"own mailbox vs a shared one", alice, alice, direct(""), direct("shared@contoso.example"), false},
 		{"mailbox compared case-insensitively", alice, alice, direct("Shared@Contoso.example"), direct("shared@contoso.example"), true},
+		{"own mailbox by upn", alice, alice, direct(""), direct("ALICE@contoso.EXAMPLE"), true},
+		{"own mailbox by object id", alice, alice, direct(""), direct("O-Alice"), true},
+		{"own mailbox by preferred_username", names, names, direct(""), direct("carol@contoso.example"), true},
+		{"own mailbox by unique_name", names, names, direct("carol.c@contoso.example"), direct("o-carol"), true},
+		{"a name only in another claim is not own", alice, alice, direct(""), direct("Alice"), false},
 		{"opaque tokens: the token", "opaque-1", "opaque-1", direct(""), direct(""), true},
 		{"opaque tokens differ", "opaque-1", "opaque-2", direct(""), direct(""), false},
-		{"JWT without oid is opaque", jwtWith(`{"tid":"t1"}`), jwtWith(`{"tid":"t1","x":1}`), direct(""), direct(""), false},
-		{"payload not base64", "a.b!c.d", "a.b!c.e", direct(""), direct(""), false},
-		{"payload not an object", jwtWith(`["o-alice"]`), jwtWith(`["o-alice"] `), direct(""), direct(""), false},
-		{"length prefixes keep parts apart", jwtWith(`{"tid":"ab","oid":"c"}`), jwtWith(`{"tid":"a","oid":"bc"}`), direct(""), direct(""), false},
+		{"opaque token, a named mailbox", "opaque-1", "opaque-1", direct(""), direct("x@contoso.example"), false},
+		{"payload not base64", "a.b!c.d", "a.b!c.d", direct(""), direct("b!c"), false},
+		{"payload not an object", jwtWith(`["o-alice"]`), jwtWith(`["o-alice"]`), direct(""), direct("o-alice"), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -91,7 +98,7 @@ func TestGovernorMailboxKey(t *testing.T) {
 		})
 	}
 	// The key is a keyed hash: another governor (another secret) files the
-	// same user elsewhere, and the token is not part of the digest.
+	// same token elsewhere, and nothing of the token is in the digest.
 	if keyOf(g, alice, direct("")) == keyOf(newGov(4, time.Second, 10), alice, direct("")) {
 		t.Error("keys do not depend on the per-process secret")
 	}
@@ -103,10 +110,11 @@ func TestGovernorMailboxKey(t *testing.T) {
 
 func TestGovernorWeights(t *testing.T) {
 	g := newGov(4, time.Second, 10)
+	own := jwtWith(`{"oid":"o-1","upn":"me@contoso.example"}`)
 	tests := []struct {
 		plan  fakePlan
 		limit int
-		want  []int
+		want  []int // per mailbox of the plan: the weight of its claim
 	}{
 		{direct(""), 4, []int{1}},
 		{fakePlan{mailboxes: []string{""}, counts: []int{3}}, 4, []int{3}},
@@ -114,28 +122,32 @@ func TestGovernorWeights(t *testing.T) {
 		{fakePlan{mailboxes: []string{"", "a@b.example"}, counts: []int{12, 2}}, 4, []int{4, 2}},
 		{fakePlan{mailboxes: []string{""}, counts: []int{20}}, 2, []int{2}}, // never above the limit
 		{fakePlan{mailboxes: []string{""}, counts: []int{20}}, 8, []int{4}}, // a $batch never weighs more than 4
+		// Three spellings of the token's own mailbox are one claim.
+		{fakePlan{mailboxes: []string{"", "ME@contoso.example", "o-1"}, counts: []int{1, 1, 1}}, 4, []int{3, 3, 3}},
+		{fakePlan{mailboxes: []string{"", "me@contoso.example"}, counts: []int{3, 3}}, 4, []int{4, 4}},
 	}
 	for _, tt := range tests {
 		g.limit = tt.limit
-		ticket := g.Ticket("Bearer x", tt.plan)
-		var got []int
-		for i := 0; i < ticket.n; i++ {
-			for j, mb := range tt.plan.mailboxes {
-				if ticket.claims[i].mailbox == mb {
-					for len(got) <= j {
-						got = append(got, 0)
-					}
-					got[j] = ticket.claims[i].weight
+		ticket := g.Ticket("Bearer "+own, tt.plan)
+		distinct := map[mailboxKey]bool{}
+		for j, mb := range tt.plan.mailboxes {
+			key, ok := ticket.keyOf(mb)
+			if !ok {
+				t.Fatalf("%v: no key for %q", tt.plan, mb)
+			}
+			distinct[key] = true
+			weight := -1
+			for i := 0; i < ticket.n; i++ {
+				if ticket.claims[i].key == key {
+					weight = ticket.claims[i].weight
 				}
 			}
-		}
-		if len(got) != len(tt.want) {
-			t.Fatalf("%v: weights %v, want %v", tt.plan, got, tt.want)
-		}
-		for i := range got {
-			if got[i] != tt.want[i] {
-				t.Errorf("%v limit %d: weights %v, want %v", tt.plan, tt.limit, got, tt.want)
+			if weight != tt.want[j] {
+				t.Errorf("%v limit %d: mailbox %q weighs %d, want %d", tt.plan, tt.limit, mb, weight, tt.want[j])
 			}
+		}
+		if ticket.n != len(distinct) {
+			t.Errorf("%v: %d claims for %d distinct keys", tt.plan, ticket.n, len(distinct))
 		}
 	}
 }
@@ -437,7 +449,7 @@ func TestGovernorTableCap(t *testing.T) {
 }
 
 func FuzzMailboxIdentity(f *testing.F) {
-	f.Add("Bearer "+jwtWith(`{"tid":"t","oid":"o"}`), "shared@contoso.example")
+	f.Add("Bearer "+jwtWith(`{"tid":"t","oid":"o","upn":"u@x"}`), "U@X")
 	f.Add("Bearer a.b.c", "")
 	f.Add("bearer "+jwtWith(`{"oid":1}`), "X@Y")
 	f.Add("Bearer ...", "\x00")
@@ -455,12 +467,20 @@ func FuzzMailboxIdentity(f *testing.F) {
 		if a.n != 1 || a.claims[0].key != b.claims[0].key {
 			t.Fatal("the key must be deterministic and case-insensitive in the mailbox")
 		}
-		token := bearerValue(authorization)
-		tid, oid, ok := jwtIdentity(token)
-		if ok && oid == "" {
-			t.Fatal("a JWT identity needs an object id")
+		var names tokenNames
+		readTokenNames(&names, nil, bearerValue(authorization))
+		own := g.Ticket(authorization, direct(""))
+		for _, name := range names.names[:names.n] {
+			if name == "" {
+				t.Fatal("an empty name")
+			}
+			if keyOf(g, bearerValue(authorization), direct(name)) != own.claims[0].key {
+				t.Fatal("a name of the token's own mailbox has another key than /me")
+			}
 		}
-		_ = tid
+		if keyOf(g, bearerValue(authorization)+"x", direct(mailbox)) == a.claims[0].key {
+			t.Fatal("another token shares the key")
+		}
 	})
 }
 

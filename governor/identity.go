@@ -2,15 +2,52 @@ package governor
 
 import (
 	"encoding/base64"
-	"encoding/binary"
 	"strings"
+	"unsafe"
 
 	"github.com/tidwall/gjson"
 )
 
-// maxJWTPayload bounds the encoded payload segment decoded to find the
-// tenant and object ids; a longer one counts as an opaque token.
+// A mailbox's key is an HMAC, under the governor's per-process secret, of
+// the whole bearer token and the mailbox argument. Only the holder of a
+// token can file requests under its keys: a third party who knows a user's
+// tenant and object ids (they are not secret) and mints a token with them
+// gets keys of its own, so it can neither take the user's slots nor plant
+// a Retry-After on the user's mailbox.
+//
+// The token's own mailbox has several spellings: /me (mailbox ""), the
+// user's principal name and the object id. When the token is a JWT, a
+// mailbox argument equal (ignoring ASCII case) to its upn,
+// preferred_username, unique_name or oid claim is filed as the token's
+// own mailbox. The claims are not verified — Graph verifies the token —
+// and need not be: the token itself is part of the key, so a token can
+// only merge spellings of its own requests.
+
+// maxJWTPayload bounds the encoded payload segment decoded to read the
+// token's own mailbox names; a longer one counts as an opaque token.
 const maxJWTPayload = 16 << 10
+
+// ownNameClaims are the JWT claims that name the token's own mailbox.
+var ownNameClaims = [...]string{"upn", "preferred_username", "unique_name", "oid"}
+
+// tokenNames are the token's own mailbox names, read from its payload.
+type tokenNames struct {
+	names [len(ownNameClaims)]string
+	n     int
+}
+
+// isOwn reports whether mailbox names the token's own mailbox.
+func (tn *tokenNames) isOwn(mailbox string) bool {
+	if mailbox == "" {
+		return true
+	}
+	for _, name := range tn.names[:tn.n] {
+		if strings.EqualFold(name, mailbox) {
+			return true
+		}
+	}
+	return false
+}
 
 // bearerValue returns the token of an Authorization: Bearer header.
 func bearerValue(authorization string) string {
@@ -20,64 +57,48 @@ func bearerValue(authorization string) string {
 	return strings.TrimSpace(authorization[len("Bearer "):])
 }
 
-// appendTokenIdentity appends the identity a token stands for: the tenant
-// and object ids (tid, oid) of a JWT's payload, read without verifying the
-// token — the upstream verifies it — or, for anything else (including a
-// JWT without an oid), the token itself. Each part is length-prefixed, so
-// no two identities serialize alike.
-func appendTokenIdentity(dst []byte, token string) []byte {
-	if tid, oid, ok := jwtIdentity(token); ok {
-		dst = append(dst, 'j')
-		dst = appendLengthPrefixed(dst, tid)
-		return appendLengthPrefixed(dst, oid)
-	}
-	dst = append(dst, 't')
-	return appendLengthPrefixed(dst, token)
-}
-
-// jwtIdentity reads tid and oid from a compact JWS's payload. ok is false
-// unless token has three dot-separated segments whose middle one is
-// base64url of a JSON object with a non-empty string oid.
-func jwtIdentity(token string) (tid, oid string, ok bool) {
+// readTokenNames reads the token's own mailbox names from a compact JWS's
+// payload into tn, decoding into buf (returned, possibly grown, for
+// reuse). The names point into buf and are valid until buf is reused.
+// Anything that is not three dot-separated segments whose middle one is
+// base64url of a JSON object yields no names.
+func readTokenNames(tn *tokenNames, buf []byte, token string) []byte {
+	tn.n = 0
 	first := strings.IndexByte(token, '.')
 	if first <= 0 {
-		return "", "", false
+		return buf
 	}
 	rest := token[first+1:]
 	second := strings.IndexByte(rest, '.')
 	if second <= 0 || strings.IndexByte(rest[second+1:], '.') >= 0 {
-		return "", "", false
+		return buf
 	}
 	segment := strings.TrimRight(rest[:second], "=")
 	if len(segment) > maxJWTPayload {
-		return "", "", false
+		return buf
 	}
-	var small [1024]byte
-	buf := small[:0]
-	if n := base64.RawURLEncoding.DecodedLen(len(segment)); n > len(small) {
-		buf = make([]byte, 0, n)
+	payload, err := base64.RawURLEncoding.AppendDecode(buf[:0], unsafe.Slice(unsafe.StringData(segment), len(segment)))
+	if err != nil || len(payload) == 0 || !gjson.ValidBytes(payload) {
+		return payload
 	}
-	payload, err := base64.RawURLEncoding.AppendDecode(buf, []byte(segment))
-	if err != nil || !gjson.ValidBytes(payload) {
-		return "", "", false
-	}
-	root := gjson.ParseBytes(payload)
+	root := gjson.Parse(unsafe.String(&payload[0], len(payload)))
 	if !root.IsObject() {
-		return "", "", false
+		return payload
 	}
-	o, t := root.Get("oid"), root.Get("tid")
-	if o.Type != gjson.String || o.Str == "" {
-		return "", "", false
-	}
-	if t.Type == gjson.String {
-		tid = t.Str
-	}
-	return tid, o.Str, true
-}
-
-func appendLengthPrefixed(dst []byte, s string) []byte {
-	dst = binary.BigEndian.AppendUint32(dst, uint32(len(s)))
-	return append(dst, s...)
+	root.ForEach(func(key, value gjson.Result) bool {
+		if value.Type != gjson.String || value.Str == "" || tn.n == len(tn.names) {
+			return true
+		}
+		for _, claim := range ownNameClaims {
+			if key.Str == claim {
+				tn.names[tn.n] = value.Str
+				tn.n++
+				break
+			}
+		}
+		return true
+	})
+	return payload
 }
 
 // appendLowerASCII appends s with ASCII letters in lower case (mailboxes

@@ -5,28 +5,36 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"hash"
+	"strings"
 	"sync"
+	"unsafe"
 )
 
 // This file computes a ticket's mailbox keys without allocating per
-// request: the HMAC, the identity and lower-casing buffers and the callback
-// handed to the plan live in a pooled keyScratch.
+// request: the HMAC, the payload and lower-casing buffers and the callback
+// handed to the lister live in a pooled keyScratch.
 
 // keyScratch is the working space of Governor.Ticket.
 type keyScratch struct {
-	mac      hash.Hash // HMAC-SHA256 under the governor's secret
-	secret   [32]byte  // the secret mac was made with
-	identity [128]byte
-	prefix   []byte // the token's identity, in identity
-	lower    [320]byte
-	t        *Ticket
-	// add is s.addClaim, bound once so that handing it to the plan does not allocate.
+	mac         hash.Hash // HMAC-SHA256 under the governor's secret
+	secret      [32]byte  // the secret mac was made with
+	tokenDigest [sha256.Size]byte
+	payload     []byte // the decoded JWT payload the names point into
+	names       tokenNames
+	lower       [320]byte
+	t           *Ticket
+	// add is s.addClaim, bound once so that handing it to the lister does not allocate.
 	add func(mailbox string, commands int)
 }
+
+// mailboxSeparator separates the token digest from a mailbox argument in
+// the HMAC input; the token's own mailbox has none.
+var mailboxSeparator = []byte{'/'}
 
 var keyScratchPool = sync.Pool{New: func() any {
 	s := new(keyScratch)
 	s.add = s.addClaim
+	s.payload = make([]byte, 0, 1024)
 	return s
 }}
 
@@ -40,26 +48,66 @@ func getKeyScratch(secret *[32]byte) *keyScratch {
 	return s
 }
 
-// putKeyScratch returns s to the pool.
+// putKeyScratch returns s to the pool, dropping a payload buffer that grew
+// unusually large.
 func putKeyScratch(s *keyScratch) {
-	s.t, s.prefix = nil, nil
+	s.t = nil
+	s.names = tokenNames{}
+	if cap(s.payload) > 4<<10 {
+		s.payload = make([]byte, 0, 1024)
+	}
 	keyScratchPool.Put(s)
 }
 
-// addClaim adds the claim of one mailbox to s.t.
+// setToken prepares s for the claims of one token: its keyed digest and
+// its own mailbox names.
+func (s *keyScratch) setToken(token string) {
+	s.mac.Reset()
+	s.mac.Write(unsafe.Slice(unsafe.StringData(token), len(token)))
+	s.mac.Sum(s.tokenDigest[:0])
+	s.payload = readTokenNames(&s.names, s.payload, token)
+}
+
+// addClaim adds the claim of one mailbox to s.t: a new claim for a new
+// key, or more weight on the claim of another spelling of the same
+// mailbox.
 func (s *keyScratch) addClaim(mailbox string, commands int) {
 	t := s.t
-	if t.n == len(t.claims) {
+	if t.spellings == len(t.spelled) {
 		return
+	}
+	var key mailboxKey
+	s.mac.Reset()
+	s.mac.Write(s.tokenDigest[:])
+	if !s.names.isOwn(mailbox) {
+		s.mac.Write(mailboxSeparator)
+		s.mac.Write(appendLowerASCII(s.lower[:0], mailbox))
+	}
+	s.mac.Sum(key[:0])
+	t.spelled[t.spellings] = spelling{mailbox: mailbox, key: key}
+	t.spellings++
+	maxWeight := min(BatchParallelism, t.g.limit)
+	for i := 0; i < t.n; i++ {
+		if c := &t.claims[i]; c.key == key {
+			c.weight = min(c.weight+commands, maxWeight)
+			return
+		}
 	}
 	c := &t.claims[t.n]
 	t.n++
-	c.mailbox = mailbox
-	c.weight = min(commands, BatchParallelism, t.g.limit)
-	s.mac.Reset()
-	s.mac.Write(s.prefix)
-	s.mac.Write(appendLowerASCII(s.lower[:0], mailbox))
-	s.mac.Sum(c.key[:0])
+	c.key = key
+	c.weight = min(commands, maxWeight)
+}
+
+// keyOf returns the key the ticket filed mailbox under (compared
+// case-insensitively), and whether it has one.
+func (t *Ticket) keyOf(mailbox string) (mailboxKey, bool) {
+	for _, sp := range t.spelled[:t.spellings] {
+		if strings.EqualFold(sp.mailbox, mailbox) {
+			return sp.key, true
+		}
+	}
+	return mailboxKey{}, false
 }
 
 // sortClaims orders claims by key (insertion sort: at most 20 claims).

@@ -1,9 +1,6 @@
 package governor
 
-import (
-	"strings"
-	"time"
-)
+import "time"
 
 // MailboxLister is what a ticket needs of a request: every distinct
 // mailbox its upstream call addresses ("" for the token's own), with the
@@ -27,29 +24,39 @@ func (m Single) UpstreamMailboxes(fn func(mailbox string, commands int)) { fn(st
 
 // mailboxClaim is one mailbox a request needs slots of.
 type mailboxClaim struct {
+	key    mailboxKey
+	weight int
+	held   bool
+}
+
+// spelling is a mailbox argument as the lister gave it and the key it is
+// filed under (several spellings of the token's own mailbox share one).
+type spelling struct {
+	mailbox string
 	key     mailboxKey
-	mailbox string // the lister's mailbox argument, to match throttled results
-	weight  int
-	held    bool
 }
 
 // Ticket is one request's claims on its mailboxes' slots, in key order.
 // It is used by one request at a time.
 type Ticket struct {
-	g      *Governor
-	claims [MaxClaims]mailboxClaim
-	n      int
+	g         *Governor
+	claims    [MaxClaims]mailboxClaim
+	n         int
+	spelled   [MaxClaims]spelling
+	spellings int
 }
 
 // Ticket computes the claims of a request: the mailbox key of each
 // mailbox its upstream call addresses, weighing 1 per request up to
 // BatchParallelism (and never more than the per-mailbox limit, so a claim
-// can be granted). authorization is the request's Authorization header.
+// can be granted). authorization is the request's Authorization header;
+// the keys depend on the whole token (see identity.go), and the spellings
+// of the token's own mailbox share one claim.
 func (g *Governor) Ticket(authorization string, plan MailboxLister) *Ticket {
 	t := &Ticket{g: g}
 	s := getKeyScratch(&g.secret)
 	s.t = t
-	s.prefix = appendTokenIdentity(s.identity[:0], bearerValue(authorization))
+	s.setToken(bearerValue(authorization))
 	plan.UpstreamMailboxes(s.add)
 	putKeyScratch(s)
 	sortClaims(t.claims[:t.n])
@@ -106,9 +113,13 @@ func (t *Ticket) noteRetryAfter(mailbox string, all bool, secs int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	until := g.now().Add(time.Duration(secs) * time.Second)
+	key, ok := t.keyOf(mailbox)
+	if !all && !ok {
+		return
+	}
 	for i := 0; i < t.n; i++ {
 		c := &t.claims[i]
-		if !all && !strings.EqualFold(c.mailbox, mailbox) {
+		if !all && c.key != key {
 			continue
 		}
 		if e := g.entry(c.key); e != nil && until.After(e.retryUntil) {
