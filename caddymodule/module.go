@@ -122,9 +122,11 @@ type Handler struct {
 	QueueTimeout caddy.Duration `json:"queue_timeout,omitempty"`
 
 	// MaxTrackedMailboxes bounds the governor's table of mailboxes with
-	// requests in flight, queued or under an upstream Retry-After.
-	// Requests for new mailboxes while it is full go ungoverned instead
-	// of failing. Default: 100000.
+	// requests in flight, queued or under an upstream Retry-After. When
+	// it is full a new mailbox evicts the least recently used mailbox
+	// kept only for a Retry-After; when every mailbox in it is busy,
+	// requests for new mailboxes go ungoverned instead of failing.
+	// Default: 100000.
 	MaxTrackedMailboxes int `json:"max_tracked_mailboxes,omitempty"`
 
 	translator *translate.Translator

@@ -24,9 +24,10 @@ const MaxClaims = 20
 // whatever their mailbox: a $batch weighs at most this much per mailbox.
 const BatchParallelism = 4
 
-// sweepInterval is how often idle entries whose Retry-After passed are
-// removed from the table.
-const sweepInterval = time.Minute
+// expiredPerLookup bounds how many idle entries whose Retry-After has
+// passed one table lookup removes from the cold end of the idle list:
+// cleaning up costs O(1) per request, never a sweep of the table.
+const expiredPerLookup = 4
 
 // Options configure a Governor. Zero values take the defaults.
 type Options struct {
@@ -38,8 +39,10 @@ type Options struct {
 	// before Acquire gives up with ReasonQueueTimeout. Default: 10s.
 	QueueTimeout time.Duration
 	// MaxTrackedMailboxes bounds the table of mailboxes with requests in
-	// flight, queued or under a Retry-After. Requests for new mailboxes
-	// while it is full go ungoverned. Default: 100000.
+	// flight, queued or under a Retry-After. When it is full, a new
+	// mailbox evicts the least recently used entry kept only for a
+	// Retry-After; when every entry is busy, requests for new mailboxes
+	// go ungoverned. Default: 100000.
 	MaxTrackedMailboxes int
 }
 
@@ -79,18 +82,27 @@ type Governor struct {
 	// newTimer starts the queue timeout; tests replace it.
 	newTimer func(time.Duration) (<-chan time.Time, func() bool)
 
-	mu        sync.Mutex
-	entries   map[mailboxKey]*mailboxEntry
-	nextSweep time.Time
+	mu      sync.Mutex
+	entries map[mailboxKey]*mailboxEntry
+	// idle links the entries with nothing in flight and nobody waiting —
+	// kept only for a pending Retry-After — from the most recently used
+	// (idle.next) to the least (idle.prev). Eviction takes idle.prev.
+	idle mailboxEntry
 }
 
 // mailboxEntry is the governor's state for one mailbox. It is removed as
-// soon as nothing is in flight, nobody waits and no Retry-After is pending.
+// soon as nothing is in flight, nobody waits and no Retry-After is pending;
+// while only a Retry-After keeps it, it is on the idle list.
 type mailboxEntry struct {
+	key        mailboxKey
 	inflight   int
 	waiters    []*mailboxWaiter // first come, first served
 	retryUntil time.Time
+	prev, next *mailboxEntry // idle list links; nil when not on it
 }
+
+// active reports whether requests hold or wait for the entry's slots.
+func (e *mailboxEntry) active() bool { return e.inflight > 0 || len(e.waiters) > 0 }
 
 // mailboxWaiter is a request queued for a mailbox's slots.
 type mailboxWaiter struct {
@@ -121,6 +133,7 @@ func New(opts Options) *Governor {
 			return t.C, t.Stop
 		},
 	}
+	g.idle.prev, g.idle.next = &g.idle, &g.idle
 	_, _ = rand.Read(g.secret[:]) // crypto/rand.Read never fails (Go 1.24+)
 	return g
 }
@@ -150,11 +163,13 @@ func (g *Governor) Acquire(ctx context.Context, t *Ticket) *Decision {
 		if len(e.waiters) == 0 && e.inflight+c.weight <= g.limit {
 			e.inflight += c.weight
 			c.held = true
+			g.settle(e, g.now())
 			g.mu.Unlock()
 			continue
 		}
 		w := &mailboxWaiter{weight: c.weight, ready: make(chan struct{})}
 		e.waiters = append(e.waiters, w)
+		g.settle(e, g.now())
 		g.mu.Unlock()
 		if timeout == nil {
 			timeout, stop = g.newTimer(g.queueTimeout)
@@ -170,7 +185,7 @@ func (g *Governor) Acquire(ctx context.Context, t *Ticket) *Decision {
 		if w.granted {
 			c.held = true
 		} else {
-			g.dropWaiter(c.key, e, w)
+			g.dropWaiter(e, w)
 		}
 		g.mu.Unlock()
 		t.Release()
@@ -211,42 +226,67 @@ func (g *Governor) Tracked() int {
 	return len(g.entries)
 }
 
-// entry returns the key's entry, creating it when needed. It returns nil
-// when the table is full even after removing idle entries: the request
-// then goes ungoverned rather than failing every user.
-// Called with g.mu held.
+// entry returns the key's entry, creating it when needed; the caller
+// settles it once it changed it. When the table is full, the least
+// recently used idle entry is evicted to make room (dropping its
+// Retry-After); when every entry is active, entry returns nil and the
+// request goes ungoverned rather than failing every user. It first drops
+// a few idle entries whose Retry-After has passed. O(1); called with g.mu
+// held.
 func (g *Governor) entry(key mailboxKey) *mailboxEntry {
 	now := g.now()
-	if !now.Before(g.nextSweep) {
-		g.sweep(now)
+	for i := 0; i < expiredPerLookup; i++ {
+		oldest := g.idle.prev
+		if oldest == &g.idle || oldest.retryUntil.After(now) {
+			break
+		}
+		g.remove(oldest)
 	}
 	if e := g.entries[key]; e != nil {
 		return e
 	}
 	if len(g.entries) >= g.maxKeys {
-		g.sweep(now)
-		if len(g.entries) >= g.maxKeys {
+		oldest := g.idle.prev
+		if oldest == &g.idle {
 			return nil
 		}
+		g.remove(oldest)
 	}
-	e := &mailboxEntry{}
+	e := &mailboxEntry{key: key}
 	g.entries[key] = e
 	return e
 }
 
-// sweep removes every idle entry. Called with g.mu held.
-func (g *Governor) sweep(now time.Time) {
-	for key, e := range g.entries {
-		g.removeIfIdle(key, e, now)
+// settle files e after a change: off the idle list while active, at the
+// front of it while only a pending Retry-After keeps it, out of the table
+// otherwise. Called with g.mu held.
+func (g *Governor) settle(e *mailboxEntry, now time.Time) {
+	switch {
+	case e.active():
+		g.unlinkIdle(e)
+	case e.retryUntil.After(now):
+		g.unlinkIdle(e)
+		e.prev, e.next = &g.idle, g.idle.next
+		e.prev.next, e.next.prev = e, e
+	default:
+		g.remove(e)
 	}
-	g.nextSweep = now.Add(sweepInterval)
 }
 
-// removeIfIdle deletes e when nothing is in flight, nobody waits and its
-// Retry-After has passed. Called with g.mu held.
-func (g *Governor) removeIfIdle(key mailboxKey, e *mailboxEntry, now time.Time) {
-	if e.inflight == 0 && len(e.waiters) == 0 && !e.retryUntil.After(now) {
-		delete(g.entries, key)
+// unlinkIdle takes e off the idle list if it is on it. Called with g.mu held.
+func (g *Governor) unlinkIdle(e *mailboxEntry) {
+	if e.next == nil {
+		return
+	}
+	e.prev.next, e.next.prev = e.next, e.prev
+	e.prev, e.next = nil, nil
+}
+
+// remove deletes e from the table. Called with g.mu held.
+func (g *Governor) remove(e *mailboxEntry) {
+	g.unlinkIdle(e)
+	if g.entries[e.key] == e {
+		delete(g.entries, e.key)
 	}
 }
 
@@ -268,7 +308,7 @@ func (g *Governor) grant(e *mailboxEntry) {
 
 // dropWaiter removes a waiter that gave up; the ones behind it may fit
 // now. Called with g.mu held.
-func (g *Governor) dropWaiter(key mailboxKey, e *mailboxEntry, w *mailboxWaiter) {
+func (g *Governor) dropWaiter(e *mailboxEntry, w *mailboxWaiter) {
 	for i, x := range e.waiters {
 		if x == w {
 			e.waiters = append(e.waiters[:i], e.waiters[i+1:]...)
@@ -276,5 +316,5 @@ func (g *Governor) dropWaiter(key mailboxKey, e *mailboxEntry, w *mailboxWaiter)
 		}
 	}
 	g.grant(e)
-	g.removeIfIdle(key, e, g.now())
+	g.settle(e, g.now())
 }

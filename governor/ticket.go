@@ -82,7 +82,7 @@ func (t *Ticket) Release() {
 		}
 		e.inflight -= c.weight
 		g.grant(e)
-		g.removeIfIdle(c.key, e, now)
+		g.settle(e, now)
 	}
 }
 
@@ -112,7 +112,8 @@ func (t *Ticket) noteRetryAfter(mailbox string, all bool, secs int) {
 	g := t.g
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	until := g.now().Add(time.Duration(secs) * time.Second)
+	now := g.now()
+	until := now.Add(time.Duration(secs) * time.Second)
 	key, ok := t.keyOf(mailbox)
 	if !all && !ok {
 		return
@@ -122,8 +123,13 @@ func (t *Ticket) noteRetryAfter(mailbox string, all bool, secs int) {
 		if !all && c.key != key {
 			continue
 		}
-		if e := g.entry(c.key); e != nil && until.After(e.retryUntil) {
-			e.retryUntil = until
+		if e := g.entry(c.key); e != nil {
+			if until.After(e.retryUntil) {
+				e.retryUntil = until
+			}
+			if !e.active() {
+				g.settle(e, now) // most recently used
+			}
 		}
 	}
 }
