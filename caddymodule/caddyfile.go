@@ -29,6 +29,7 @@ var translatorSubdirectives = map[string]bool{
 	"max_request_body": true, "max_response_body": true, "max_commands": true, "max_mime_body": true,
 	"insecure_upstream": true, "max_inflight_per_mailbox": true, "queue_timeout": true,
 	"max_tracked_mailboxes": true, "mime_read_timeout": true,
+	"max_buffered_bytes": true, "buffer_wait": true,
 }
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
@@ -47,6 +48,8 @@ var translatorSubdirectives = map[string]bool{
 //	    max_inflight_per_mailbox <n>                 # default 4
 //	    queue_timeout     <duration>                 # default 10s
 //	    max_tracked_mailboxes <n>                    # default 100000
+//	    max_buffered_bytes <size>                    # default 256MiB, per process
+//	    buffer_wait       <duration>                 # default 2s
 //
 //	    # any reverse_proxy subdirective, passed to the proxy, e.g.
 //	    transport http {
@@ -157,6 +160,24 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("queue_timeout must be a positive duration, got %q", d.Val())
 			}
 			h.QueueTimeout = caddy.Duration(timeout)
+		case "max_buffered_bytes":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			size, err := humanize.ParseBytes(d.Val())
+			if err != nil || size == 0 || size > 1<<40 {
+				return d.Errf("parsing max_buffered_bytes: %q is not a size", d.Val())
+			}
+			h.MaxBufferedBytes = int64(size)
+		case "buffer_wait":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			wait, err := caddy.ParseDuration(d.Val())
+			if err != nil || wait <= 0 {
+				return d.Errf("buffer_wait must be a positive duration, got %q", d.Val())
+			}
+			h.BufferWait = caddy.Duration(wait)
 		case "mime_read_timeout":
 			if !d.NextArg() {
 				return d.ArgErr()

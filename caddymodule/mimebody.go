@@ -26,20 +26,22 @@ var (
 		"the MIME message did not arrive within mime_read_timeout")
 )
 
-// readMIMEBody reads mime/send's whole body, at most max_mime_body bytes,
-// into buf within mime_read_timeout. When answered is true the device was
+// readMIMEBody reads mime/send's whole body, at most max_mime_body bytes
+// accounted to buffers, into buf within mime_read_timeout. When answered is true the device was
 // answered (too large, empty, too slow) or went away, and err is what
 // ServeHTTP returns.
-func (h *Handler) readMIMEBody(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer) (answered bool, err error) {
+func (h *Handler) readMIMEBody(w http.ResponseWriter, r *http.Request, buffers *bufferAccount, buf *bytes.Buffer) (answered bool, err error) {
 	rc := http.NewResponseController(w)
 	deadlineSet := rc.SetReadDeadline(time.Now().Add(time.Duration(h.MIMEReadTimeout))) == nil
-	readErr := readLimited(buf, r.Body, h.MaxMIMEBody)
+	readErr := buffers.readLimited(buf, r.Body, r.ContentLength, h.MaxMIMEBody)
 	if deadlineSet {
 		_ = rc.SetReadDeadline(time.Time{})
 	}
 	switch {
 	case errors.Is(readErr, errRequestTooLarge):
 		return true, h.writeError(w, errMIMETooLarge)
+	case isOverBudget(readErr):
+		return true, h.writeError(w, errOverBudget)
 	case errors.Is(readErr, os.ErrDeadlineExceeded):
 		// The connection's read side is past its deadline: answer and
 		// close it, there is no way to find the next request on it.

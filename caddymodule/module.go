@@ -129,8 +129,22 @@ type Handler struct {
 	// Default: 100000.
 	MaxTrackedMailboxes int `json:"max_tracked_mailboxes,omitempty"`
 
+	// MaxBufferedBytes is the most bytes the process holds in buffers
+	// for requests in progress — device bodies, Graph's answers and the
+	// translated answers — shared by every handler configured with the
+	// same value. A request whose buffers would go beyond it waits up to
+	// BufferWait, then is answered 503 `upstream_unavailable` with
+	// Retry-After 5. Default: 256 MiB.
+	MaxBufferedBytes int64 `json:"max_buffered_bytes,omitempty"`
+
+	// BufferWait is how long a request waits for buffer budget before it
+	// is refused. Default: 2s.
+	BufferWait caddy.Duration `json:"buffer_wait,omitempty"`
+
 	translator *translate.Translator
 	governor   *governor.Governor
+	budget     *governor.Budget
+	budgetKey  string
 	upstream   *url.URL
 	logger     *zap.Logger
 	metrics    *metrics
@@ -183,6 +197,15 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.MaxTrackedMailboxes == 0 {
 		h.MaxTrackedMailboxes = governor.DefaultMaxTrackedMailboxes
 	}
+	if h.MaxBufferedBytes == 0 {
+		h.MaxBufferedBytes = DefaultMaxBufferedBytes
+	}
+	if h.BufferWait == 0 {
+		h.BufferWait = caddy.Duration(DefaultBufferWait)
+	}
+	if err := h.provisionBudget(); err != nil {
+		return err
+	}
 	h.governor = governor.New(governor.Options{
 		MaxInflightPerMailbox: h.MaxInflightPerMailbox,
 		QueueTimeout:          time.Duration(h.QueueTimeout),
@@ -232,6 +255,9 @@ func (h *Handler) Validate() error {
 	if h.MaxCommands < 0 || h.MaxCommands > 20 {
 		return fmt.Errorf("max_commands must be between 1 and 20 (Graph's $batch limit), got %d", h.MaxCommands)
 	}
+	if h.MaxBufferedBytes < 0 || time.Duration(h.BufferWait) < 0 {
+		return fmt.Errorf("max_buffered_bytes and buffer_wait must not be negative")
+	}
 	if time.Duration(h.MIMEReadTimeout) < 0 {
 		return fmt.Errorf("mime_read_timeout must not be negative")
 	}
@@ -278,6 +304,7 @@ func decodeBase64(s string) ([]byte, error) {
 // Interface guards
 var (
 	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
 	_ caddy.Validator             = (*Handler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
 )

@@ -196,9 +196,11 @@ func (h *Handler) serveMIMESend(w http.ResponseWriter, r *http.Request, next cad
 	}
 	// The whole message is read before the governor is asked for a slot:
 	// a device that uploads slowly holds no slot of its mailbox.
-	message := getBuffer()
+	buffers := h.newBufferAccount(r.Context())
+	defer buffers.release()
+	message := buffers.buffer()
 	defer putBuffer(message)
-	if answered, err := h.readMIMEBody(w, r, message); answered {
+	if answered, err := h.readMIMEBody(w, r, buffers, message); answered {
 		return err
 	}
 	ticket, answered, gerr := h.admitStream(w, r, mailbox)
