@@ -8,31 +8,34 @@ import (
 	"time"
 )
 
-func TestBudgetReserveWaitsThenFails(t *testing.T) {
+func TestBudgetWaitsThenFails(t *testing.T) {
 	b := NewBudget(100)
 	ctx := context.Background()
-	if err := b.Reserve(ctx, 60, 0); err != nil {
+	res := func(wait time.Duration) *Reservation { return b.NewReservation(ctx, wait) }
+	first := res(0)
+	if err := first.GrowTo(60); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Reserve(ctx, 50, 0); !errors.Is(err, ErrBudgetExhausted) {
+	if err := res(0).GrowTo(50); !errors.Is(err, ErrBudgetExhausted) {
 		t.Fatalf("over the budget without waiting: %v", err)
 	}
-	if err := b.Reserve(ctx, 101, time.Hour); !errors.Is(err, ErrBudgetExhausted) {
+	if err := res(time.Hour).GrowTo(101); !errors.Is(err, ErrBudgetExhausted) {
 		t.Fatalf("more than the whole budget must fail at once: %v", err)
 	}
-	if err := b.Reserve(ctx, 40, 0); err != nil {
+	second := res(0)
+	if err := second.GrowTo(40); err != nil {
 		t.Fatalf("what fits is granted: %v", err)
 	}
 	// A waiter gets its bytes when they are given back within its wait.
 	done := make(chan error, 1)
-	go func() { done <- b.Reserve(ctx, 30, time.Minute) }()
+	go func() { done <- res(time.Minute).GrowTo(30) }()
 	time.Sleep(20 * time.Millisecond)
 	select {
 	case err := <-done:
 		t.Fatalf("granted while the budget is full: %v", err)
 	default:
 	}
-	b.Release(40)
+	second.Release()
 	if err := <-done; err != nil {
 		t.Fatalf("waiter: %v", err)
 	}
@@ -41,7 +44,7 @@ func TestBudgetReserveWaitsThenFails(t *testing.T) {
 	}
 	// A waiter whose bytes never come back gives up after its wait.
 	started := time.Now()
-	if err := b.Reserve(ctx, 20, 30*time.Millisecond); !errors.Is(err, ErrBudgetExhausted) {
+	if err := res(30 * time.Millisecond).GrowTo(20); !errors.Is(err, ErrBudgetExhausted) {
 		t.Fatalf("got %v", err)
 	}
 	if time.Since(started) < 30*time.Millisecond {
@@ -49,11 +52,48 @@ func TestBudgetReserveWaitsThenFails(t *testing.T) {
 	}
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
-	if err := b.Reserve(cancelled, 20, time.Minute); !errors.Is(err, context.Canceled) {
+	if err := b.NewReservation(cancelled, time.Minute).GrowTo(20); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled: %v", err)
 	}
 	if b.Peak() != 100 {
 		t.Errorf("peak %d, want 100", b.Peak())
+	}
+}
+
+// Two requests that each hold part of what they need and wait for more
+// would wait for each other until both time out; the younger is failed at
+// once and the older finishes.
+func TestBudgetOldestWaiterWins(t *testing.T) {
+	b := NewBudget(100)
+	ctx := context.Background()
+	older, younger := b.NewReservation(ctx, time.Minute), b.NewReservation(ctx, time.Minute)
+	if older.GrowTo(60) != nil || younger.GrowTo(30) != nil {
+		t.Fatal("initial steps")
+	}
+	olderDone := make(chan error, 1)
+	go func() { olderDone <- older.GrowTo(90) }()
+	time.Sleep(20 * time.Millisecond)
+	started := time.Now()
+	err := younger.GrowTo(60)
+	if !errors.Is(err, ErrBudgetExhausted) {
+		t.Fatalf("the younger waiter: %v", err)
+	}
+	if time.Since(started) > 10*time.Second {
+		t.Error("the younger waiter was not failed at once")
+	}
+	younger.Release()
+	if err := <-olderDone; err != nil {
+		t.Fatalf("the older waiter: %v", err)
+	}
+	// A small new request still fits beside a waiting large one.
+	small := b.NewReservation(ctx, 0)
+	if err := small.GrowTo(10); err != nil {
+		t.Fatalf("small request: %v", err)
+	}
+	older.Release()
+	small.Release()
+	if b.InUse() != 0 {
+		t.Errorf("in use %d", b.InUse())
 	}
 }
 
