@@ -161,13 +161,13 @@ var fileWritingCalls = map[string]map[string]bool{
 }
 
 // TestBridgeSourcesWriteNoFiles checks that the bridge's non-test sources
-// (translate, caddymodule, tls) call no file-writing function of the
+// (translate, caddymodule, tlspolicy, governor) call no file-writing function of the
 // standard library, whatever the path: the integration test above can
 // only watch the places a process writes to by default.
 func TestBridgeSourcesWriteNoFiles(t *testing.T) {
 	fset := token.NewFileSet()
 	checked := 0
-	for _, dir := range []string{"../translate", ".", "../tls"} {
+	for _, dir := range []string{"../translate", ".", "../tlspolicy", "../governor"} {
 		entries, err := os.ReadDir(dir)
 		require.NoError(t, err)
 		for _, entry := range entries {
