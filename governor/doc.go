@@ -14,5 +14,13 @@
 // The governor keeps, per mailbox, an in-flight count, a queue and a
 // Retry-After deadline, filed under a keyed hash (HMAC-SHA256 under a
 // random per-process secret); it keeps no token, address or other
-// plaintext about the user. It knows nothing of HTTP servers or Caddy.
+// plaintext about the user. A mailbox's key depends on the whole bearer
+// token, so nobody can take another user's slots or plant a Retry-After on
+// them with a token of their own making (see identity.go).
+//
+// A Budget is the other half of admission: a process-wide ceiling on the
+// bytes buffered for requests, reserved in steps through a Reservation
+// before buffers grow.
+//
+// The package knows nothing of HTTP servers or Caddy.
 package governor
