@@ -30,12 +30,15 @@ func init() {
 //	    max_request_body  <size>                     # default 5MiB (a 3 MiB attachment send)
 //	    max_response_body <size>                     # default 32MiB
 //	    max_mime_body     <size>                     # default 4MiB (mime/send)
+//	    mime_read_timeout <duration>                 # default 1m (mime/send upload)
 //	    max_commands      <1-20>                     # default 20 (Graph's $batch limit)
 //	    insecure_upstream                            # allow an http:// upstream, or a transport
 //	                                                 # without verified TLS (testing only)
 //	    max_inflight_per_mailbox <n>                 # default 4
 //	    queue_timeout     <duration>                 # default 10s
 //	    max_tracked_mailboxes <n>                    # default 100000
+//	    max_buffered_bytes <size>                    # default 256MiB, per process
+//	    buffer_wait       <duration>                 # default 2s
 //
 //	    # any reverse_proxy subdirective, passed to the proxy, e.g.
 //	    transport http {
@@ -138,6 +141,12 @@ func (h *Handler) unmarshalSubdirective(d *caddyfile.Dispenser, name string, arg
 		h.StateTTL, err = parseDuration(d, name, args)
 	case "queue_timeout":
 		h.QueueTimeout, err = parseDuration(d, name, args)
+	case "mime_read_timeout":
+		h.MIMEReadTimeout, err = parseDuration(d, name, args)
+	case "buffer_wait":
+		h.BufferWait, err = parseDuration(d, name, args)
+	case "max_buffered_bytes":
+		h.MaxBufferedBytes, err = parseSize(d, name, args)
 	case "immutable_ids":
 		var value string
 		if value, err = one(); err != nil {
@@ -217,8 +226,9 @@ func parseSize(d *caddyfile.Dispenser, name string, args []string) (int64, error
 // translator, then a reverse_proxy to the upstream base URL's host. The
 // translator's own subdirectives are taken out of the token stream; the
 // rest goes to reverse_proxy's own parser, so every reverse_proxy option
-// keeps working and an unknown subdirective gets reverse_proxy's error. The route matches only the device API's prefix, so the
-// rest of the site is untouched.
+// keeps working and an unknown subdirective gets reverse_proxy's error.
+// The route matches only the device API's prefix, so the rest of the site
+// is untouched.
 func parseDirective(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error) {
 	if !h.Next() {
 		return nil, h.ArgErr()

@@ -1,7 +1,9 @@
 // Package caddymodule is the Caddy glue of devicebridge: the
 // http.handlers.devicebridge handler, its Caddyfile directive, metrics and
-// logging. The device API itself lives in package translate; this package
-// only moves bytes between Caddy, the translator and reverse_proxy.
+// logging. The device API itself lives in package translate and the
+// per-mailbox throttling in package governor; this package only moves
+// bytes between Caddy, the translator and reverse_proxy and wires the
+// governor in.
 package caddymodule
 
 import (
@@ -16,6 +18,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/devicebridge/caddy-devicebridge/governor"
 	"github.com/devicebridge/caddy-devicebridge/tlspolicy"
 	"github.com/devicebridge/caddy-devicebridge/translate"
 )
@@ -99,9 +102,15 @@ type Handler struct {
 
 	// MaxMIMEBody is the largest raw MIME message, in bytes, accepted by
 	// the mime/send endpoint; a larger one is refused with 413
-	// `request_too_large`. The message streams through (base64-encoded on
-	// the fly), so this bounds the upload, not memory. Default: 4 MiB.
+	// `request_too_large`. The message is read whole before it is sent
+	// upstream (base64-encoded on the fly). Default: 4 MiB.
 	MaxMIMEBody int64 `json:"max_mime_body,omitempty"`
+
+	// MIMEReadTimeout is how long mime/send waits for the whole message
+	// to arrive; a slower upload is answered 408 `invalid_request`. The
+	// message is read before the request takes a slot of its mailbox, so
+	// a slow upload holds none. Default: 1m.
+	MIMEReadTimeout caddy.Duration `json:"mime_read_timeout,omitempty"`
 
 	// MaxCommands is the largest number of commands in one device batch,
 	// from 1 to 20 (translate.MaxBatchCommands, Graph's `$batch` limit).
@@ -126,13 +135,29 @@ type Handler struct {
 	QueueTimeout caddy.Duration `json:"queue_timeout,omitempty"`
 
 	// MaxTrackedMailboxes bounds the governor's table of mailboxes with
-	// requests in flight, queued or under an upstream Retry-After.
-	// Requests for new mailboxes while it is full go ungoverned instead
-	// of failing. Default: 100000.
+	// requests in flight, queued or under an upstream Retry-After. When
+	// it is full a new mailbox evicts the least recently used mailbox
+	// kept only for a Retry-After; when every mailbox in it is busy,
+	// requests for new mailboxes go ungoverned instead of failing.
+	// Default: 100000.
 	MaxTrackedMailboxes int `json:"max_tracked_mailboxes,omitempty"`
 
+	// MaxBufferedBytes is the most bytes the process holds in buffers
+	// for requests in progress — device bodies, Graph's answers and the
+	// translated answers — shared by every handler configured with the
+	// same value. A request whose buffers would go beyond it waits up to
+	// BufferWait, then is answered 503 `upstream_unavailable` with
+	// Retry-After 5. Default: 256 MiB.
+	MaxBufferedBytes int64 `json:"max_buffered_bytes,omitempty"`
+
+	// BufferWait is how long a request waits for buffer budget before it
+	// is refused. Default: 2s.
+	BufferWait caddy.Duration `json:"buffer_wait,omitempty"`
+
 	translator *translate.Translator
-	governor   *governor
+	governor   *governor.Governor
+	budget     *governor.Budget
+	budgetKey  string
 	upstream   *url.URL
 	logger     *zap.Logger
 	metrics    *metrics
@@ -164,16 +189,32 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.MaxMIMEBody == 0 {
 		h.MaxMIMEBody = DefaultMaxMIMEBody
 	}
+	if h.MIMEReadTimeout == 0 {
+		h.MIMEReadTimeout = caddy.Duration(DefaultMIMEReadTimeout)
+	}
 	if h.MaxInflightPerMailbox == 0 {
-		h.MaxInflightPerMailbox = DefaultMaxInflightPerMailbox
+		h.MaxInflightPerMailbox = governor.DefaultMaxInflightPerMailbox
 	}
 	if h.QueueTimeout == 0 {
-		h.QueueTimeout = caddy.Duration(DefaultQueueTimeout)
+		h.QueueTimeout = caddy.Duration(governor.DefaultQueueTimeout)
 	}
 	if h.MaxTrackedMailboxes == 0 {
-		h.MaxTrackedMailboxes = DefaultMaxTrackedMailboxes
+		h.MaxTrackedMailboxes = governor.DefaultMaxTrackedMailboxes
 	}
-	h.governor = newGovernor(h.MaxInflightPerMailbox, time.Duration(h.QueueTimeout), h.MaxTrackedMailboxes)
+	if h.MaxBufferedBytes == 0 {
+		h.MaxBufferedBytes = DefaultMaxBufferedBytes
+	}
+	if h.BufferWait == 0 {
+		h.BufferWait = caddy.Duration(DefaultBufferWait)
+	}
+	if err := h.provisionBudget(); err != nil {
+		return err
+	}
+	h.governor = governor.New(governor.Options{
+		MaxInflightPerMailbox: h.MaxInflightPerMailbox,
+		QueueTimeout:          time.Duration(h.QueueTimeout),
+		MaxTrackedMailboxes:   h.MaxTrackedMailboxes,
+	})
 
 	upstream, err := tlspolicy.ParseUpstream(h.Upstream, h.InsecureUpstream)
 	if err != nil {
@@ -218,6 +259,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 func (h *Handler) Validate() error {
 	if h.MaxRequestBody < 0 || h.MaxResponseBody < 0 || h.MaxMIMEBody < 0 {
 		return fmt.Errorf("body limits must not be negative")
+	}
+	if h.MaxBufferedBytes < 0 || time.Duration(h.BufferWait) < 0 {
+		return fmt.Errorf("max_buffered_bytes and buffer_wait must not be negative")
+	}
+	if time.Duration(h.MIMEReadTimeout) < 0 {
+		return fmt.Errorf("mime_read_timeout must not be negative")
 	}
 	if h.MaxInflightPerMailbox < 0 || time.Duration(h.QueueTimeout) < 0 || h.MaxTrackedMailboxes < 0 {
 		return fmt.Errorf("max_inflight_per_mailbox, queue_timeout and max_tracked_mailboxes must not be negative")
@@ -265,6 +312,7 @@ func decodeBase64(s string) ([]byte, error) {
 // Interface guards
 var (
 	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
 	_ caddy.Validator             = (*Handler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
 	_ caddyfile.Unmarshaler       = (*Handler)(nil)

@@ -20,6 +20,10 @@ type upstreamRecorder struct {
 	body     *bytes.Buffer
 	limit    int64
 	overflow bool
+	// reserve, when set, is called before the body grows by n bytes; an
+	// error (no buffer budget) stops the copy and sets overBudget.
+	reserve    func(n int) error
+	overBudget bool
 }
 
 func newUpstreamRecorder(body *bytes.Buffer, limit int64) *upstreamRecorder {
@@ -46,6 +50,12 @@ func (rec *upstreamRecorder) Write(p []byte) (int, error) {
 	if int64(rec.body.Len())+int64(len(p)) > rec.limit {
 		rec.overflow = true
 		return 0, errResponseTooLarge
+	}
+	if rec.reserve != nil {
+		if err := rec.reserve(len(p)); err != nil {
+			rec.overBudget = true
+			return 0, err
+		}
 	}
 	return rec.body.Write(p)
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -115,12 +114,18 @@ func (h *Handler) serveBatch(w http.ResponseWriter, r *http.Request, next caddyh
 			"an Authorization: Bearer token is required"))
 	}
 
-	requestBody := getBuffer()
+	// Every buffer of this request is accounted to the process's budget.
+	buffers := h.newBufferAccount(r.Context())
+	defer buffers.release()
+	requestBody := buffers.buffer()
 	defer putBuffer(requestBody)
-	if err := readLimited(requestBody, r.Body, h.MaxRequestBody); err != nil {
+	if err := buffers.readLimited(requestBody, r.Body, r.ContentLength, h.MaxRequestBody); err != nil {
 		if errors.Is(err, errRequestTooLarge) {
 			return h.writeError(w, translate.NewError(http.StatusRequestEntityTooLarge, translate.CodeRequestTooLarge,
 				"the batch body exceeds max_request_body"))
+		}
+		if isOverBudget(err) {
+			return h.writeError(w, errOverBudget)
 		}
 		// The device went away or sent a broken body; nothing to answer.
 		return caddyhttp.Error(http.StatusBadRequest, err)
@@ -134,7 +139,7 @@ func (h *Handler) serveBatch(w http.ResponseWriter, r *http.Request, next caddyh
 	}
 	defer plan.Release()
 
-	answer := getBuffer()
+	answer := buffers.buffer()
 	defer putBuffer(answer)
 
 	if plan.Upstream == nil {
@@ -144,25 +149,28 @@ func (h *Handler) serveBatch(w http.ResponseWriter, r *http.Request, next caddyh
 
 	// The per-mailbox governor: wait for the mailboxes' slots, or answer
 	// throttled without calling upstream.
-	ticket := h.governor.ticket(r.Header.Get("Authorization"), plan)
-	if decision := h.governor.acquire(r.Context(), ticket); decision != nil {
-		if r.Context().Err() != nil {
-			return nil // the device went away while queued
-		}
-		h.metrics.countLocalThrottle(decision.reason)
-		return h.writeError(w, decision.err)
+	ticket, answered, gerr := h.admit(w, r, plan)
+	if answered {
+		return gerr
 	}
-	defer ticket.release()
+	defer ticket.Release()
 
-	upstreamBody := getBuffer()
+	upstreamBody := buffers.buffer()
 	defer putBuffer(upstreamBody)
 	rec := newUpstreamRecorder(upstreamBody, h.MaxResponseBody)
+	rec.reserve = func(n int) error { return buffers.ensure(upstreamBody, n) }
 	rewriteForUpstream(r, h.upstream, plan.Upstream)
 	upstreamStarted := time.Now()
 	proxyErr := serveRecovering(next, rec, r)
 	upstreamDuration := time.Since(upstreamStarted)
-	ticket.release() // the answer is read: the mailboxes' slots are free
+	ticket.Release() // the answer is read: the mailboxes' slots are free
 
+	if rec.overBudget {
+		if r.Context().Err() != nil {
+			return nil
+		}
+		return h.writeError(w, errOverBudget)
+	}
 	if failure := h.upstreamFailure(rec.status, rec.overflow, proxyErr); failure != nil {
 		h.metrics.countUpstream(0)
 		h.logUpstreamFailure(failure, proxyErr, upstreamDuration)
@@ -175,10 +183,20 @@ func (h *Handler) serveBatch(w http.ResponseWriter, r *http.Request, next caddyh
 	}
 	h.metrics.countUpstream(rec.status)
 
+	// The translated answer is about as large as Graph's, and decoding an
+	// escaped string (an HTML body) takes a copy of it on the way.
+	size := upstreamBody.Len()
+	if err := buffers.ensure(answer, size+bufferStep); err != nil || buffers.reserveTransient(int64(size)) != nil {
+		if r.Context().Err() != nil {
+			return nil
+		}
+		return h.writeError(w, errOverBudget)
+	}
 	translateStarted := time.Now()
 	outcome := plan.Respond(answer, rec.status, rec.header, upstreamBody.Bytes())
+	buffers.settle()
 	h.metrics.observeTranslate("response", time.Since(translateStarted))
-	ticket.noteOutcome(plan, outcome)
+	noteOutcome(ticket, plan, outcome)
 	return h.writeOutcome(w, r, outcome, answer, rec.status, started)
 }
 
@@ -300,19 +318,6 @@ func hasBearerToken(header http.Header) bool {
 }
 
 var errRequestTooLarge = errors.New("request body exceeds max_request_body")
-
-// readLimited reads all of body into buf, failing with errRequestTooLarge
-// as soon as more than limit bytes arrive.
-func readLimited(buf *bytes.Buffer, body io.Reader, limit int64) error {
-	n, err := buf.ReadFrom(io.LimitReader(body, limit+1))
-	if err != nil {
-		return err
-	}
-	if n > limit {
-		return errRequestTooLarge
-	}
-	return nil
-}
 
 // resultsField logs each command's op and status, nothing else.
 type resultsField []translate.Result

@@ -25,12 +25,13 @@ import (
 //	GET  {prefix}/messages/{id}/mime              → GET {base}/me/messages/{id}/$value
 //	POST {prefix}/mime/send                       → POST {base}/me/sendMail (text/plain, base64 MIME)
 //
-// Bodies stream in both directions through fixed-size buffers: a download's
-// 2xx answer goes to the device as reverse_proxy copies it (status,
-// Content-Type and Content-Length carried over, no other upstream header),
-// and a MIME upload is base64-encoded on the fly. Only a failed upstream
-// answer is buffered, at most streamErrorBodyLimit bytes, to become a
-// device error object.
+// A download's 2xx answer streams to the device through fixed-size buffers
+// as reverse_proxy copies it (status, Content-Type and Content-Length
+// carried over, no other upstream header). A MIME upload is read whole
+// first (at most max_mime_body, within mime_read_timeout, before the
+// governor gives it a slot) and base64-encoded on the fly toward Graph.
+// A failed upstream answer is buffered, at most streamErrorBodyLimit bytes,
+// to become a device error object.
 
 // DefaultMaxMIMEBody is the default of max_mime_body: the largest raw MIME
 // message accepted by mime/send.
@@ -131,7 +132,7 @@ func (h *Handler) serveDownload(w http.ResponseWriter, r *http.Request, next cad
 	if answered {
 		return gerr
 	}
-	defer ticket.release()
+	defer ticket.Release()
 
 	started := time.Now()
 	rewriteForUpstream(r, h.upstream, call)
@@ -171,7 +172,7 @@ func (h *Handler) serveDownload(w http.ResponseWriter, r *http.Request, next cad
 		return h.writeError(w, failure)
 	}
 	h.metrics.countUpstream(sw.status)
-	ticket.noteStreamAnswer(h.translator, sw.status, sw.header, sw.errBody.Bytes())
+	noteStreamAnswer(ticket, h.translator, sw.status, sw.header, sw.errBody.Bytes())
 	return h.writeUpstreamError(w, sw.status, sw.header, sw.errBody.Bytes())
 }
 
@@ -192,14 +193,11 @@ func (h *Handler) serveMIMESend(w http.ResponseWriter, r *http.Request, next cad
 		return h.writeError(w, translate.NewError(http.StatusUnauthorized, translate.CodeUnauthenticated,
 			"an Authorization: Bearer token is required"))
 	}
-	tooLarge := translate.NewError(http.StatusRequestEntityTooLarge, translate.CodeRequestTooLarge,
-		"the MIME message exceeds max_mime_body")
 	if r.ContentLength > h.MaxMIMEBody {
-		return h.writeError(w, tooLarge)
+		return h.writeError(w, errMIMETooLarge)
 	}
 	if r.ContentLength == 0 {
-		return h.writeError(w, translate.NewError(http.StatusBadRequest, translate.CodeInvalidRequest,
-			"the MIME message is empty"))
+		return h.writeError(w, errMIMEEmpty)
 	}
 	mailbox, merr := streamMailbox(r)
 	if merr != nil {
@@ -209,22 +207,27 @@ func (h *Handler) serveMIMESend(w http.ResponseWriter, r *http.Request, next cad
 	if terr != nil {
 		return h.writeError(w, terr)
 	}
+	// The whole message is read before the governor is asked for a slot:
+	// a device that uploads slowly holds no slot of its mailbox.
+	buffers := h.newBufferAccount(r.Context())
+	defer buffers.release()
+	message := buffers.buffer()
+	defer putBuffer(message)
+	if answered, err := h.readMIMEBody(w, r, buffers, message); answered {
+		return err
+	}
 	ticket, answered, gerr := h.admitStream(w, r, mailbox)
 	if answered {
 		return gerr
 	}
-	defer ticket.release()
+	defer ticket.Release()
 
 	started := time.Now()
-	rawLength := r.ContentLength
-	source := &limitedBody{r: r.Body, left: h.MaxMIMEBody}
+	rawLength := int64(message.Len())
 	rewriteForUpstream(r, h.upstream, call)
 	r.Header.Set("Content-Type", call.ContentType)
-	r.Body = io.NopCloser(newBase64Reader(source))
-	r.ContentLength = -1
-	if rawLength > 0 {
-		r.ContentLength = int64(base64.StdEncoding.EncodedLen(int(rawLength)))
-	}
+	r.Body = io.NopCloser(newBase64Reader(bytes.NewReader(message.Bytes())))
+	r.ContentLength = int64(base64.StdEncoding.EncodedLen(message.Len()))
 	r.GetBody = nil // the body cannot be replayed: no transport-level resend
 
 	answer := getBuffer()
@@ -232,9 +235,6 @@ func (h *Handler) serveMIMESend(w http.ResponseWriter, r *http.Request, next cad
 	rec := newUpstreamRecorder(answer, streamErrorBodyLimit)
 	proxyErr := serveRecovering(next, rec, r)
 	h.logStream("mime_send", rec.status, rawLength, started)
-	if source.exceeded {
-		return h.writeError(w, tooLarge)
-	}
 	if failure := h.upstreamFailure(rec.status, rec.overflow, proxyErr); failure != nil {
 		h.metrics.countUpstream(0)
 		h.logUpstreamFailure(failure, proxyErr, time.Since(started))
@@ -245,7 +245,7 @@ func (h *Handler) serveMIMESend(w http.ResponseWriter, r *http.Request, next cad
 	}
 	h.metrics.countUpstream(rec.status)
 	if rec.status/100 != 2 {
-		ticket.noteStreamAnswer(h.translator, rec.status, rec.header, answer.Bytes())
+		noteStreamAnswer(ticket, h.translator, rec.status, rec.header, answer.Bytes())
 		return h.writeUpstreamError(w, rec.status, rec.header, answer.Bytes())
 	}
 	if id := safeRequestID(rec.header.Get("Request-Id")); id != "" {
@@ -401,33 +401,6 @@ func (sw *streamWriter) Flush() {
 	if sw.streaming {
 		_ = http.NewResponseController(sw.dst).Flush()
 	}
-}
-
-// errMIMETooLarge stops the upload once the device sent more than max_mime_body.
-var errMIMETooLarge = errors.New("MIME message exceeds max_mime_body")
-
-// limitedBody reads at most left bytes and fails with errMIMETooLarge (and
-// records it) when the source has more.
-type limitedBody struct {
-	r        io.Reader
-	left     int64
-	exceeded bool
-}
-
-func (l *limitedBody) Read(p []byte) (int, error) {
-	if l.left < 0 {
-		return 0, errMIMETooLarge
-	}
-	if int64(len(p)) > l.left+1 {
-		p = p[:l.left+1]
-	}
-	n, err := l.r.Read(p)
-	l.left -= int64(n)
-	if l.left < 0 {
-		l.exceeded = true
-		return 0, errMIMETooLarge
-	}
-	return n, err
 }
 
 // base64Reader encodes its source as standard padded base64 while it is
