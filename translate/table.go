@@ -253,3 +253,17 @@ func appendEmptyData(_ *Plan, b []byte, _ *command, _ gjson.Result) ([]byte, *Er
 
 // mailboxScope is the state scope of an op bound to its mailbox only.
 func mailboxScope(c *command) string { return lowerASCII(c.mailbox) }
+
+// Ops returns the device names of the commands this translator serves, in
+// wire-id order: the rows of the command table that are complete. The
+// device API's machine-readable description (api/openapi.yaml) must list
+// exactly these; a test holds the two together.
+func Ops() []string {
+	var names []string
+	for _, s := range opTable {
+		if s != nil {
+			names = append(names, s.name)
+		}
+	}
+	return names
+}
