@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
+	"github.com/devicebridge/caddy-devicebridge/api"
 	_ "github.com/devicebridge/caddy-devicebridge/caddymodule"
 	_ "github.com/devicebridge/caddy-devicebridge/emulator"
 )
@@ -202,9 +204,28 @@ func TestMain(m *testing.M) {
 // env is one running bridge + emulator and a client that verifies TLS
 // against Caddy's local root.
 type env struct {
-	t      *testing.T
+	t *testing.T
+	// client checks every exchange with the device API against
+	// api/openapi.yaml (see checkedClient).
 	client *http.Client
+	// invalidRequests, once set by sendsInvalidRequests, stops the check
+	// of the test's own requests; the bridge's answers are still checked.
+	invalidRequests *atomic.Bool
 }
+
+// sendsInvalidRequests declares that the test sends requests outside the
+// device API's specification on purpose (no token, hostile envelopes,
+// unknown ops, bad arguments): the spec check then looks only at the
+// bridge's answers, which must still match the specification.
+func (e *env) sendsInvalidRequests() { e.invalidRequests.Store(true) }
+
+// tlsConfig is the TLS configuration of the env's client.
+func (e *env) tlsConfig() *tls.Config {
+	return e.client.Transport.(*checkedTransport).tls.TLSClientConfig
+}
+
+// transport is the env's client's own HTTP transport, without the spec check.
+func (e *env) transport() *http.Transport { return e.client.Transport.(*checkedTransport).tls }
 
 // startBridge starts (or keeps) the default test server.
 func startBridge(t *testing.T) *env {
@@ -221,13 +242,43 @@ func startBridgeWith(t *testing.T, config string) *env {
 	if t.Failed() {
 		t.FailNow()
 	}
-	return &env{t: t, client: trustingClient(t)}
+	return newEnv(t)
 }
 
 // startMailBridge starts the test server plus the retrying bridge.
 func startMailBridge(t *testing.T) *env {
 	t.Helper()
 	return startBridgeWith(t, mailIntegrationConfig())
+}
+
+// newEnv is the env of a test whose server runs: a client that trusts
+// Caddy's local root and checks every device API exchange against the
+// specification.
+func newEnv(t *testing.T) *env {
+	e := &env{t: t, invalidRequests: new(atomic.Bool)}
+	plain := trustingClient(t)
+	raw := plain.Transport.(*http.Transport)
+	e.client = &http.Client{Timeout: plain.Timeout, Transport: &checkedTransport{
+		tls:     raw,
+		invalid: e.invalidRequests,
+		checked: api.NewCheckingTransport(t, raw),
+	}}
+	return e
+}
+
+// checkedTransport hands every request to the spec-checking transport,
+// marked deliberately invalid once the test said it sends such requests.
+type checkedTransport struct {
+	tls     *http.Transport
+	invalid *atomic.Bool
+	checked http.RoundTripper
+}
+
+func (c *checkedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if c.invalid.Load() {
+		r = r.WithContext(api.DeliberatelyInvalid(r.Context()))
+	}
+	return c.checked.RoundTrip(r)
 }
 
 // trustingClient trusts only Caddy's local root certificate.

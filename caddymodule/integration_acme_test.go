@@ -169,7 +169,7 @@ func TestIntegrationACMEWithPebble(t *testing.T) {
 	assert.True(t, strings.HasPrefix(leaf.Issuer.CommonName, "Pebble Intermediate CA"), "issuer %q", leaf.Issuer.CommonName)
 
 	// The device-side certificate is not Caddy's internal CA's.
-	_, err := leaf.Verify(x509.VerifyOptions{DNSName: host, Roots: e.client.Transport.(*http.Transport).TLSClientConfig.RootCAs})
+	_, err := leaf.Verify(x509.VerifyOptions{DNSName: host, Roots: e.tlsConfig().RootCAs})
 	assert.Error(t, err, "the bridge's certificate must come from the ACME CA, not Caddy's internal CA")
 
 	// A device syncs its folders and the Inbox over that certificate.

@@ -220,6 +220,7 @@ func TestIntegrationContactsSyncAndEdit(t *testing.T) {
 
 func TestIntegrationCalendarBatch(t *testing.T) {
 	e := startBridge(t)
+	e.sendsInvalidRequests() // bad input on purpose; the answers are still checked
 	token := e.newMailbox("demo")
 	resp, body := e.batch(deviceURL, token, `{"commands":[
 		{"id":"cal","op":"calendar.sync","args":{"start":"2026-11-01T00:00:00Z","end":"2026-11-08T00:00:00Z","window":200}},

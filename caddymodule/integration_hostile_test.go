@@ -28,6 +28,7 @@ import (
 
 func TestIntegrationHostileState(t *testing.T) {
 	e := startBridge(t)
+	e.sendsInvalidRequests() // bad input on purpose; the answers are still checked
 	first := e.command("demo", "mail.sync", map[string]any{"folder": "inbox", "window": 10})
 	state := first.Get("data.state").String()
 	require.NotEmpty(t, state)
@@ -205,6 +206,7 @@ var hostileValues = []string{
 
 func TestIntegrationHostileIDsAndMailboxes(t *testing.T) {
 	e := startBridge(t)
+	e.sendsInvalidRequests() // bad input on purpose; the answers are still checked
 	for _, v := range hostileValues {
 		t.Run(fmt.Sprintf("%q", v), func(t *testing.T) {
 			e.clearUpstreamRequests()
@@ -281,6 +283,7 @@ func TestIntegrationHostileMailboxEscaped(t *testing.T) {
 
 func TestIntegrationHostileEnvelopes(t *testing.T) {
 	e := startBridge(t)
+	e.sendsInvalidRequests() // bad input on purpose; the answers are still checked
 	command := `{"id":"c%d","op":"folders.sync"}`
 	var many []string
 	for i := 0; i < 21; i++ {

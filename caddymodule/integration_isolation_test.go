@@ -63,7 +63,7 @@ func TestIntegrationConcurrentMailboxIsolation(t *testing.T) {
 	}
 
 	transport := &http.Transport{
-		TLSClientConfig:     e.client.Transport.(*http.Transport).TLSClientConfig,
+		TLSClientConfig:     e.tlsConfig(),
 		MaxIdleConnsPerHost: isolationMailboxes * isolationDevices,
 	}
 	defer transport.CloseIdleConnections()

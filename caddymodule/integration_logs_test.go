@@ -86,7 +86,7 @@ func TestIntegrationBrokenCopiesLogNoSecrets(t *testing.T) {
 	if t.Failed() {
 		t.FailNow()
 	}
-	e := &env{t: t, client: trustingClient(t)}
+	e := newEnv(t)
 	s := newSessionSecrets()
 	e.control("POST", "/_emulator/mailboxes", map[string]any{
 		"token": s.token, "upn": s.upn, "displayName": "Private Person", "seed": "empty",

@@ -28,6 +28,7 @@ import (
 
 func TestIntegrationMailUpdateMoveDelete(t *testing.T) {
 	e := startMailBridge(t)
+	e.sendsInvalidRequests() // bad input on purpose; the answers are still checked
 	token := e.newMailbox("demo")
 	changes, inboxState := e.syncAll(token, "mail.sync", map[string]any{"folder": "inbox", "window": 200})
 	_, archiveState := e.syncAll(token, "mail.sync", map[string]any{"folder": "archive", "window": 200})
@@ -73,6 +74,7 @@ func TestIntegrationMailUpdateMoveDelete(t *testing.T) {
 
 func TestIntegrationMailSendReplyForward(t *testing.T) {
 	e := startMailBridge(t)
+	e.sendsInvalidRequests() // bad input on purpose; the answers are still checked
 	alice, bob := e.newMailbox("empty"), e.newMailbox("empty")
 	_, aliceSent := e.syncAll(alice, "mail.sync", map[string]any{"folder": "sentitems"})
 	_, aliceInbox := e.syncAll(alice, "mail.sync", map[string]any{"folder": "inbox"})
@@ -208,6 +210,7 @@ func TestIntegrationMailSearch(t *testing.T) {
 
 func TestIntegrationStreamDownloads(t *testing.T) {
 	e := startMailBridge(t)
+	e.sendsInvalidRequests() // bad input on purpose; the answers are still checked
 	token := e.newMailbox("demo")
 	data := ok(t, e.command(token, "mail.search", map[string]any{"query": "Design assets", "fields": []string{"subject"}}))
 	var msgID string
@@ -351,6 +354,7 @@ func TestIntegrationLargeAttachmentBoundedMemory(t *testing.T) {
 
 func TestIntegrationMIMESend(t *testing.T) {
 	e := startMailBridge(t)
+	e.sendsInvalidRequests() // bad input on purpose; the answers are still checked
 	alice, bob := e.newMailbox("empty"), e.newMailbox("empty")
 	_, bobInbox := e.syncAll(bob, "mail.sync", map[string]any{"folder": "inbox"})
 	_, aliceSent := e.syncAll(alice, "mail.sync", map[string]any{"folder": "sentitems"})

@@ -117,6 +117,7 @@ func TestIntegrationWritesNoFiles(t *testing.T) {
 	}
 
 	e := startBridge(t)
+	e.sendsInvalidRequests() // bad input on purpose; the answers are still checked
 	secrets := newSessionSecrets()
 	// Warm up (the first handshakes, the local CA's leaf certificates)
 	// before the first snapshot.

@@ -425,6 +425,7 @@ func assertNotLogged(t *testing.T, logs, what, secret string) {
 // server option proves the check would see a leaked token.
 func TestIntegrationLogsCarryNoSecrets(t *testing.T) {
 	e := startPrivacyBridge(t, "")
+	e.sendsInvalidRequests() // bad input on purpose; the answers are still checked
 	secrets := newSessionSecrets()
 	capturedLogs.Reset()
 	runFullSession(e, secrets)

@@ -28,7 +28,7 @@ func (e *env) rawRequest(tlsOn bool, port int, method, target string, header map
 	var conn net.Conn
 	var err error
 	if tlsOn {
-		config := e.client.Transport.(*http.Transport).TLSClientConfig.Clone()
+		config := e.tlsConfig().Clone()
 		config.ServerName = "localhost"
 		config.NextProtos = []string{"http/1.1"}
 		conn, err = tls.Dial("tcp", addr, config)
@@ -171,7 +171,7 @@ func TestIntegrationHandlerInOwnRouteNeverPassesUntranslated(t *testing.T) {
 	if t.Failed() {
 		t.FailNow()
 	}
-	e := &env{t: t, client: trustingClient(t)}
+	e := newEnv(t)
 	header := map[string]string{"Authorization": "Bearer demo", "Content-Type": "application/json", "Cookie": "session=device-cookie"}
 
 	// The device API still works.

@@ -108,6 +108,7 @@ func TestIntegrationInboxSyncAndChanges(t *testing.T) {
 
 func TestIntegrationFoldersAndBatch(t *testing.T) {
 	e := startBridge(t)
+	e.sendsInvalidRequests() // bad input on purpose; the answers are still checked
 	e.clearUpstreamRequests()
 	resp, body := e.batch(deviceURL, "demo", `{"commands":[
 		{"id":"f","op":"folders.sync","args":{"window":200}},
@@ -212,6 +213,7 @@ func TestIntegrationThrottled(t *testing.T) {
 
 func TestIntegrationAuthentication(t *testing.T) {
 	e := startBridge(t)
+	e.sendsInvalidRequests() // bad input on purpose; the answers are still checked
 	e.clearUpstreamRequests()
 
 	resp, body := e.batch(deviceURL, "", `{"commands":[{"id":"c1","op":"folders.sync"}]}`)
@@ -240,6 +242,7 @@ func TestIntegrationPlaintextRefused(t *testing.T) {
 
 func TestIntegrationEnvelopeErrors(t *testing.T) {
 	e := startBridge(t)
+	e.sendsInvalidRequests() // bad input on purpose; the answers are still checked
 	tests := []struct {
 		name, body, contentType string
 		status                  int

@@ -2,7 +2,7 @@ package translate
 
 import "github.com/tidwall/gjson"
 
-// This file holds attachments.list (DEVICE_API.md §5; its row is in table.go):
+// This file holds attachments.list (docs/device-api.md §9; its row is in table.go):
 //
 //	GET {root}/messages/{id}/attachments?$select=id,name,contentType,size,isInline
 //

@@ -7,7 +7,7 @@ import (
 	"github.com/tidwall/gjson"
 )
 
-// This file parses and validates the device batch envelope (DEVICE_API.md §3)
+// This file parses and validates the device batch envelope (docs/device-api.md §3)
 // and turns it into a Plan.
 
 // maxEnvelopeDepth bounds JSON nesting in a device envelope. It is checked by

@@ -5,7 +5,7 @@ import (
 	"strconv"
 )
 
-// Device API error codes (DEVICE_API.md §3). Envelope-level codes fail the whole
+// Device API error codes (docs/device-api.md §4). Envelope-level codes fail the whole
 // request; per-command codes appear in one command's result.
 const (
 	// CodeInvalidRequest: the envelope is malformed (400).

@@ -38,7 +38,7 @@ func validGraphID(s string) bool {
 	return true
 }
 
-// wellKnownFolders are the folder names DEVICE_API.md §5 accepts in place of an id.
+// wellKnownFolders are the folder names docs/device-api.md §5 accepts in place of an id.
 var wellKnownFolders = [...]string{"inbox", "drafts", "sentitems", "deleteditems", "archive", "junkemail", "outbox"}
 
 // normalizeFolder checks a folder argument. A well-known name is matched

@@ -6,7 +6,7 @@ import (
 	"github.com/tidwall/gjson"
 )
 
-// This file holds the mail action commands (DEVICE_API.md §5): mail.update,
+// This file holds the mail action commands (docs/device-api.md §9): mail.update,
 // mail.move, mail.delete, mail.send, mail.reply, mail.forward (their rows
 // are in table.go). Their arguments become Graph JSON request bodies:
 //

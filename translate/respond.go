@@ -14,7 +14,7 @@ import (
 )
 
 // This file translates the upstream answer into the device response and maps
-// upstream failures onto device errors (DEVICE_API.md §3).
+// upstream failures onto device errors (docs/device-api.md §4).
 
 // Outcome is what Respond reports for the device response.
 type Outcome struct {

@@ -6,7 +6,7 @@ import (
 	"github.com/tidwall/gjson"
 )
 
-// This file holds mail.search (DEVICE_API.md §5; its row is in table.go):
+// This file holds mail.search (docs/device-api.md §9; its row is in table.go):
 //
 //	GET {base}/me/messages?$search="{query}"&$top={window}&$select=…
 //

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// This file seals and opens the sync state (DEVICE_API.md §4).
+// This file seals and opens the sync state (docs/device-api.md §7).
 //
 // Token: base64url, no padding, of
 //

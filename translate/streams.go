@@ -7,7 +7,7 @@ import (
 )
 
 // This file builds the upstream calls of the streaming endpoints
-// (DEVICE_API.md §2, §5) and maps their failed answers to device errors.
+// (docs/device-api.md §12) and maps their failed answers to device errors.
 // The bodies themselves never pass through the translator: the caller
 // streams them.
 
