@@ -40,6 +40,9 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    sync_state_omit_location
 //	    empty_page_every         <n>
 //	    replay_every             <n>
+//	    notifications {          # see unmarshalNotifications
+//	        ...
+//	    }
 //	}
 //
 // Every subdirective is optional; the defaults are those of the JSON
@@ -120,6 +123,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = intArg(&h.EmptyPageEvery)
 		case "replay_every":
 			err = intArg(&h.ReplayEvery)
+		case "notifications":
+			h.Notifications, err = unmarshalNotifications(d)
 		default:
 			return d.Errf("unrecognized subdirective %s", d.Val())
 		}

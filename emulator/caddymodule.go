@@ -93,6 +93,10 @@ type Handler struct {
 	// as Graph may replay items. Default: 0 (off).
 	ReplayEvery int `json:"replay_every,omitempty"`
 
+	// Notifications configure change-notification subscriptions and the
+	// notifications the emulator POSTs. Default: every field's default.
+	Notifications *NotificationConfig `json:"notifications,omitempty"`
+
 	server *Server
 	logger *zap.Logger
 }
@@ -126,13 +130,18 @@ func (h *Handler) options() Options {
 			EmptyPageEvery:        h.EmptyPageEvery,
 			ReplayEvery:           h.ReplayEvery,
 		},
+		Subscriptions: h.Notifications.subscriptionOptions(),
 	}
 }
 
 // Provision builds the emulator with fresh mailboxes.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
-	srv, err := NewServer(h.options())
+	opts := h.options()
+	if err := h.provisionNotifications(ctx, &opts); err != nil {
+		return fmt.Errorf("configuring graph emulator: %v", err)
+	}
+	srv, err := NewServer(opts)
 	if err != nil {
 		return fmt.Errorf("configuring graph emulator: %v", err)
 	}

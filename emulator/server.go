@@ -80,6 +80,9 @@ type Options struct {
 	Quirks Quirks
 	// Now returns the current time; default time.Now. Tests may fix it.
 	Now func() time.Time
+	// Subscriptions configure change-notification subscriptions and
+	// their delivery (see notify.go).
+	Subscriptions SubscriptionOptions
 }
 
 // Quirks select Graph behaviours that GRAPH_FACTS marks as CONFLICT or
@@ -116,6 +119,7 @@ type Server struct {
 
 	faults   *faultSet
 	requests *requestLog
+	subs     *subscriptionSet
 }
 
 // NewServer returns a Server configured by opts, seeded per opts.Seed.
@@ -131,6 +135,7 @@ func NewServer(opts Options) (*Server, error) {
 		faults:     &faultSet{},
 		requests:   newRequestLog(opts.RequestLogSize),
 	}
+	s.subs = newSubscriptionSet(&s.opts.Subscriptions, s.opts.Now)
 	if opts.Seed == SeedDemo {
 		s.seedDemo()
 	}
@@ -182,6 +187,9 @@ func (o *Options) normalize() error {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if err := o.Subscriptions.normalize(); err != nil {
+		return err
+	}
 	q := &o.Quirks
 	switch q.BatchThrottle {
 	case "":
@@ -228,6 +236,7 @@ func (s *Server) seedDemo() {
 func (s *Server) register(mb *mailbox) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	mb.watchers = s.subs
 	s.byToken[mb.token] = mb
 	s.byUPN[strings.ToLower(mb.upn)] = mb
 	s.byObjectID[mb.objectID] = mb
@@ -249,6 +258,10 @@ func (s *Server) mailboxByUser(user string) *mailbox {
 	}
 	return s.byObjectID[key]
 }
+
+// Close stops the delivery of notifications and waits for the POSTs in
+// flight. The Server still answers requests afterwards.
+func (s *Server) Close() { s.subs.close() }
 
 // Handles reports whether the request is for the emulator (Graph surface
 // or control API); the Caddy module passes other requests on.

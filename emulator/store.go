@@ -214,6 +214,10 @@ type mailbox struct {
 
 	// pim holds the calendar and contacts; guarded by mu.
 	pim pimStore
+
+	// watchers receives the mailbox's changes for its subscriptions; nil
+	// until the mailbox is registered.
+	watchers *subscriptionSet
 }
 
 func newMailbox(token, upn, displayName, objectID string, syncCapacity int) *mailbox {
@@ -342,6 +346,7 @@ func (mb *mailbox) placeMessage(f *folder, m *message) {
 	}
 	mb.touchFolder(f)
 	f.record(journalEntry{seq: mb.seq, msg: m, kind: changeAdded})
+	mb.notifyMessage(changeTypeCreated, m, f)
 }
 
 // unplaceMessage takes m out of its folder and records the removal under
@@ -359,6 +364,7 @@ func (mb *mailbox) unplaceMessage(m *message) {
 	}
 	mb.touchFolder(f)
 	f.record(journalEntry{seq: mb.seq, msg: m, kind: changeRemoved, restID: m.restID, immutableID: m.immutableID})
+	mb.notifyMessage(changeTypeDeleted, m, f)
 	m.folder = nil
 }
 
@@ -381,6 +387,7 @@ func (mb *mailbox) updateMessage(m *message, wasRead bool, now time.Time) {
 		mb.touchFolder(f)
 	}
 	f.record(journalEntry{seq: mb.seq, msg: m, kind: changeUpdated})
+	mb.notifyMessage(changeTypeUpdated, m, f)
 }
 
 // moveMessage moves m to dst; the REST id changes, the immutable id does
