@@ -167,7 +167,7 @@ type NotificationSettings struct {
 
 // notificationSettings are NotificationSettings parsed.
 type notificationSettings struct {
-	TokenExpiry, RenewValidation, ResourceForm            string
+	TokenExpiry, RenewValidation, ResourceForm             string
 	timeout, retryInitial, retryMax, retryFor, batchWindow time.Duration
 	duplicateEvery, duplicateCopies                        int
 }
