@@ -387,16 +387,18 @@ func TestSubscriptionPatchAndDelete(t *testing.T) {
 	patch := func(token, body string) resp {
 		return e.do(req{method: http.MethodPatch, path: path, token: token, body: body})
 	}
-	for name, body := range map[string]string{
-		"clientState":              `{"clientState":"other"}`,
-		"lifecycleNotificationUrl": `{"lifecycleNotificationUrl":"` + rc.url("/push/l/R2") + `"}`,
-		"changeType":               `{"changeType":"created"}`,
-		"resource":                 `{"resource":"me/messages"}`,
-		"nothing":                  `{}`,
+	renew := `"expirationDateTime":"` + time.Now().Add(100*time.Hour).UTC().Format(time.RFC3339) + `"`
+	for _, tt := range []struct{ body, message string }{
+		{`{"clientState":"other",` + renew + `}`, "clientState can only be set when the subscription is created"},
+		{`{"lifecycleNotificationUrl":"` + rc.url("/push/l/R2") + `",` + renew + `}`, "lifecycleNotificationUrl can only be set when the subscription is created"},
+		{`{"changeType":"created",` + renew + `}`, "Only expirationDateTime and notificationUrl can be updated"},
+		{`{"resource":"me/messages",` + renew + `}`, "Only expirationDateTime and notificationUrl can be updated"},
+		{`{}`, "Only expirationDateTime and notificationUrl can be updated"},
 	} {
-		res := patch("demo", body)
-		assert.Equal(t, http.StatusBadRequest, res.status, "%s: %s", name, res.body)
-		assert.Equal(t, "InvalidRequest", graphErrorCode(t, res), name)
+		res := patch("demo", tt.body)
+		assert.Equal(t, http.StatusBadRequest, res.status, "%s: %s", tt.body, res.body)
+		assert.Equal(t, "InvalidRequest", graphErrorCode(t, res), tt.body)
+		assert.Contains(t, string(res.body), tt.message)
 	}
 	assert.Equal(t, http.StatusBadRequest, patch("demo", `{"expirationDateTime":"`+time.Now().Add(10081*time.Minute).UTC().Format(time.RFC3339)+`"}`).status)
 
