@@ -2,7 +2,10 @@
 // v1.0 that devicebridge uses: a few Exchange Online mailboxes with folders,
 // messages and attachments, per-folder message delta and folder delta with
 // bounded sync-state caches, JSON $batch, Graph's error shapes, per-mailbox
-// concurrency throttling and fault injection.
+// concurrency throttling and fault injection; and change-notification
+// subscriptions, whose validation requests, change notifications and
+// lifecycle notifications it POSTs to the subscribers as Graph does
+// (subscriptions.go, notify.go).
 //
 // The emulator answers as Graph does, as far as GRAPH_FACTS.md documents it,
 // so tests of the bridge can catch the bridge's mistakes. It shares no code
