@@ -360,9 +360,12 @@ func (ss *subscriptionSet) settings() notificationSettings {
 	return ss.parsed
 }
 
-// close stops deliveries and waits for them.
+// close stops deliveries and waits for them. Deliveries start only under
+// mu with the context alive, so none starts once Wait runs.
 func (ss *subscriptionSet) close() {
+	ss.mu.Lock()
 	ss.cancel()
+	ss.mu.Unlock()
 	ss.wg.Wait()
 	ss.client.CloseIdleConnections()
 }
@@ -455,15 +458,9 @@ type itemChange struct {
 	changeKey           string
 }
 
-// notifyChange reports a change to the subscriptions of mb. Caller holds
-// mb.mu (the store calls it inside its change).
-func (mb *mailbox) notifyChange(ch itemChange) {
-	if mb.watchers != nil {
-		mb.watchers.changed(mb, ch)
-	}
-}
-
-// notifyMessage reports a change of m in folder f.
+// notifyMessage reports a change of m in folder f. Like notifyEvent and
+// notifyContact, it is called by the store inside its change, holding
+// mb.mu.
 func (mb *mailbox) notifyMessage(change uint8, m *message, f *folder) {
 	if mb.watchers == nil || f == nil {
 		return
@@ -501,7 +498,7 @@ func (ss *subscriptionSet) changed(mb *mailbox, ch itemChange) {
 		if sub.folderID != "" && sub.folderID != ch.folderID {
 			continue
 		}
-		ss.queueLocked(sub.notificationURL, ss.changeItem(sub, ch))
+		ss.queueLocked(mb, sub.notificationURL, ss.changeItem(sub, ch))
 	}
 }
 
@@ -594,9 +591,10 @@ type pendingPost struct {
 	items [][]byte
 }
 
-// queueLocked sends item to target: in a POST of its own, or with the
-// other items for target within the batch window. Caller holds mu.
-func (ss *subscriptionSet) queueLocked(target string, item []byte) {
+// queueLocked sends item, a change in mb, to target: in a POST of its own,
+// or with the other items for target within the batch window. Caller
+// holds mb.mu and mu.
+func (ss *subscriptionSet) queueLocked(mb *mailbox, target string, item []byte) {
 	if ss.ctx.Err() != nil {
 		return
 	}
@@ -608,8 +606,6 @@ func (ss *subscriptionSet) queueLocked(target string, item []byte) {
 	ss.pending[target] = p
 	window := ss.parsed.batchWindow
 	ss.wg.Add(1)
-	// Even without a window the POST starts a moment later, so the items
-	// of one operation (a move: deleted + created) usually share it.
 	go func() {
 		defer ss.wg.Done()
 		if window > 0 {
@@ -620,9 +616,12 @@ func (ss *subscriptionSet) queueLocked(target string, item []byte) {
 				t.Stop()
 				return
 			}
-		} else {
-			time.Sleep(time.Millisecond)
 		}
+		// Wait until the store's operation that made this change is over
+		// (it holds mb.mu), so all the items of one operation (a move:
+		// deleted + created) share the POST. mb.mu before mu, as always.
+		mb.mu.RLock()
+		mb.mu.RUnlock()
 		ss.mu.Lock()
 		items := p.items
 		delete(ss.pending, target)

@@ -507,12 +507,10 @@ func TestNotificationsForMail(t *testing.T) {
 	newID := res.json(t)["id"].(string)
 	checkItem(t, rc.next().items(t)[0], subID, "deleted", "#Microsoft.Graph.Message", "Messages", id)
 	var seen []string
-	for len(seen) < 2 {
-		for _, it := range all.next().items(t) {
-			seen = append(seen, it["changeType"].(string)+" "+it["resourceData"].(map[string]any)["id"].(string))
-		}
+	for _, it := range all.next().items(t) {
+		seen = append(seen, it["changeType"].(string)+" "+it["resourceData"].(map[string]any)["id"].(string))
 	}
-	assert.ElementsMatch(t, []string{"deleted " + id, "created " + newID}, seen)
+	assert.Equal(t, []string{"deleted " + id, "created " + newID}, seen, "one POST for the move's two changes")
 
 	// A mail delivered to another folder does not reach the Inbox
 	// subscription.
