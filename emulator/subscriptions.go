@@ -440,11 +440,19 @@ func (c *call) listSubscriptions() {
 }
 
 // ownedSubscription finds a live subscription of the caller; another
-// mailbox's subscription is not found, as with Graph's delegated tokens.
-// Caller holds the subscriptionSet's mu.
+// mailbox's subscription is not found, as with Graph's delegated tokens,
+// and an expired one is forgotten. Caller holds the subscriptionSet's mu.
 func (c *call) ownedSubscription(id string) *subscription {
-	sub := c.s.subs.byID[id]
-	if sub == nil || sub.owner != c.caller {
+	subs := c.s.subs
+	sub := subs.byID[id]
+	if sub == nil {
+		return nil
+	}
+	if !sub.expires.After(subs.now()) {
+		delete(subs.byID, id)
+		return nil
+	}
+	if sub.owner != c.caller {
 		return nil
 	}
 	return sub

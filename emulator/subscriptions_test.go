@@ -835,3 +835,57 @@ func TestNotificationSettingsControl(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, e.do(req{path: "/_emulator/mailboxes/nobody/subscriptions"}).status)
 	assert.Equal(t, http.StatusNotFound, e.do(req{method: http.MethodPost, path: "/_emulator/mailboxes/nobody/expire-token"}).status)
 }
+
+// TestSubscriptionsInBatch: several subscriptions are created in one
+// $batch, each with its own answer, as the bridge's push.subscribe does.
+func TestSubscriptionsInBatch(t *testing.T) {
+	rc := newReceiver(t)
+	e := newPushEnv(t, SubscriptionOptions{}, rc)
+	mail := subscribeBody(rc, nil)
+	cal := subscribeBody(rc, map[string]any{"resource": "me/events"})
+	bad := subscribeBody(rc, map[string]any{"clientState": strings.Repeat("c", 129)})
+	res, a := e.batch("demo", `{"requests":[`+
+		`{"id":"1","method":"POST","url":"/subscriptions","headers":{"Content-Type":"application/json"},"body":`+mail+`},`+
+		`{"id":"2","method":"POST","url":"/subscriptions","headers":{"Content-Type":"application/json"},"body":`+cal+`},`+
+		`{"id":"3","method":"POST","url":"/subscriptions","headers":{"Content-Type":"application/json"},"body":`+bad+`}]}`)
+	require.Equal(t, http.StatusOK, res.status, "%s", res.body)
+	status := map[string]int{}
+	for _, r := range a.Responses {
+		status[r.ID] = r.Status
+	}
+	assert.Equal(t, map[string]int{"1": 201, "2": 201, "3": 400}, status)
+	infos, err := e.srv.Subscriptions("demo")
+	require.NoError(t, err)
+	assert.Len(t, infos, 2)
+	assert.Equal(t, 4, rc.validationCount())
+}
+
+// TestExpiredSubscription: once its expirationDateTime passed, a
+// subscription delivers nothing and is gone from GET and List.
+func TestExpiredSubscription(t *testing.T) {
+	rc := newReceiver(t)
+	var mu sync.Mutex
+	clock := time.Now()
+	now := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return clock
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(rc.ts.Certificate())
+	e := newEnv(t, Options{Now: now, Subscriptions: SubscriptionOptions{TrustedRoots: pool, Runtime: NotificationSettings{DuplicateEvery: -1}}})
+	t.Cleanup(e.srv.Close)
+	id := e.subscribe("demo", subscribeBody(rc, map[string]any{"expirationDateTime": now().Add(time.Hour).UTC().Format(time.RFC3339)}))["id"].(string)
+	e.deliver("demo", `{"subject":"in time"}`)
+	rc.next()
+
+	mu.Lock()
+	clock = clock.Add(61 * time.Minute)
+	mu.Unlock()
+	e.deliver("demo", `{"subject":"too late"}`)
+	rc.none(200 * time.Millisecond)
+	assert.Equal(t, http.StatusNotFound, e.do(req{path: "/v1.0/subscriptions/" + id, token: "demo"}).status)
+	assert.Empty(t, e.do(req{path: "/v1.0/subscriptions", token: "demo"}).json(t)["value"])
+	res := e.do(req{method: http.MethodPatch, path: "/v1.0/subscriptions/" + id, token: "demo", body: `{"expirationDateTime":"` + now().Add(time.Hour).UTC().Format(time.RFC3339) + `"}`})
+	assert.Equal(t, http.StatusNotFound, res.status, "an expired subscription cannot be renewed")
+}
