@@ -81,7 +81,7 @@ type Options struct {
 	// Now returns the current time; default time.Now. Tests may fix it.
 	Now func() time.Time
 	// Subscriptions configure change-notification subscriptions and
-	// their delivery (see notify.go).
+	// their delivery (see notify_options.go).
 	Subscriptions SubscriptionOptions
 }
 
