@@ -3,6 +3,7 @@ package emulator
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"mime"
@@ -25,9 +26,10 @@ import (
 // notifications. Lock order: a mailbox's mu before mu; never the other
 // way round.
 type subscriptionSet struct {
-	opts   *SubscriptionOptions
-	now    func() time.Time
-	client *http.Client
+	opts *SubscriptionOptions
+	now  func() time.Time
+	// client12 and client13 speak TLS up to 1.2 and 1.3.
+	client12, client13 *http.Client
 
 	mu      sync.Mutex
 	byID    map[string]*subscription
@@ -58,16 +60,34 @@ func newSubscriptionSet(opts *SubscriptionOptions, now func() time.Time) *subscr
 	}
 	ss.current = opts.Runtime
 	ss.parsed, _ = ss.current.parse()
+	ss.client12 = newNotificationClient(opts.TrustedRoots, tls.VersionTLS12)
+	ss.client13 = newNotificationClient(opts.TrustedRoots, tls.VersionTLS13)
+	return ss
+}
+
+// newNotificationClient is the HTTP client of validation and
+// notification POSTs: TLS up to maxVersion, trusting roots (nil: the
+// system roots), no proxy, no redirects followed (a 3xx is a failed POST).
+func newNotificationClient(roots *x509.CertPool, maxVersion uint16) *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.Proxy = nil
-	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: opts.TrustedRoots}
+	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, MaxVersion: maxVersion, RootCAs: roots}
 	tr.MaxIdleConnsPerHost = 16
-	ss.client = &http.Client{
-		Transport: tr,
-		// Graph follows no redirects: a 3xx is a failed POST.
+	return &http.Client{
+		Transport:     tr,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	return ss
+}
+
+// clientFor is the client for a subscription's latestSupportedTlsVersion:
+// Graph speaks TLS 1.3 only to endpoints that declared v1_3, so an
+// endpoint accepting only TLS 1.3 fails validation by default
+// (PUSH_FACTS §1.1, §1.8).
+func (ss *subscriptionSet) clientFor(tlsVersion string) *http.Client {
+	if tlsVersion == "v1_3" {
+		return ss.client13
+	}
+	return ss.client12
 }
 
 // settings returns the current runtime settings.
@@ -84,7 +104,8 @@ func (ss *subscriptionSet) close() {
 	ss.cancel()
 	ss.mu.Unlock()
 	ss.wg.Wait()
-	ss.client.CloseIdleConnections()
+	ss.client12.CloseIdleConnections()
+	ss.client13.CloseIdleConnections()
 }
 
 // withQuery appends name=value to raw's query string, keeping what is
@@ -109,7 +130,7 @@ func hostOf(raw string) string {
 // validate runs the validation handshake on target: POST
 // target?validationToken=T, which must answer 200 text/plain with T
 // within ValidationTimeout. On failure the answer is Graph's 400.
-func (ss *subscriptionSet) validate(ctx context.Context, target string) *graphError {
+func (ss *subscriptionSet) validate(ctx context.Context, target, tlsVersion string) *graphError {
 	ss.validations.Add(1)
 	token := "Validation: Testing client application reachability for subscription Request-Id: " + newUUID()
 	code := ss.opts.ValidationErrorCode
@@ -121,7 +142,7 @@ func (ss *subscriptionSet) validate(ctx context.Context, target string) *graphEr
 	}
 	r.Header.Set("Content-Type", "text/plain; charset=utf-8")
 	start := time.Now()
-	res, err := ss.client.Do(r)
+	res, err := ss.clientFor(tlsVersion).Do(r)
 	if err != nil {
 		ss.log.add(DeliveryRecord{Kind: "validation", Host: r.URL.Host, Attempt: 1, Error: errorKind(err), Time: start.UTC()})
 		if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
@@ -215,7 +236,7 @@ func (ss *subscriptionSet) changed(mb *mailbox, ch itemChange) {
 		if sub.folderID != "" && sub.folderID != ch.folderID {
 			continue
 		}
-		ss.queueLocked(mb, sub.notificationURL, ss.changeItem(sub, ch))
+		ss.queueLocked(mb, sub.notificationURL, sub.tlsVersion, ss.changeItem(sub, ch))
 	}
 }
 
@@ -311,16 +332,17 @@ type pendingPost struct {
 // queueLocked sends item, a change in mb, to target: in a POST of its own,
 // or with the other items for target within the batch window. Caller
 // holds mb.mu and mu.
-func (ss *subscriptionSet) queueLocked(mb *mailbox, target string, item []byte) {
+func (ss *subscriptionSet) queueLocked(mb *mailbox, target, tlsVersion string, item []byte) {
 	if ss.ctx.Err() != nil {
 		return
 	}
-	if p := ss.pending[target]; p != nil {
+	key := tlsVersion + " " + target
+	if p := ss.pending[key]; p != nil {
 		p.items = append(p.items, item)
 		return
 	}
 	p := &pendingPost{items: [][]byte{item}}
-	ss.pending[target] = p
+	ss.pending[key] = p
 	window := ss.parsed.batchWindow
 	ss.wg.Add(1)
 	go func() {
@@ -341,7 +363,7 @@ func (ss *subscriptionSet) queueLocked(mb *mailbox, target string, item []byte) 
 		mb.mu.RUnlock()
 		ss.mu.Lock()
 		items := p.items
-		delete(ss.pending, target)
+		delete(ss.pending, key)
 		ss.posts++
 		copies := 1
 		if every := ss.parsed.duplicateEvery; every > 0 && ss.posts%uint64(every) == 0 {
@@ -354,7 +376,7 @@ func (ss *subscriptionSet) queueLocked(mb *mailbox, target string, item []byte) 
 			ss.wg.Add(1)
 			go func() {
 				defer ss.wg.Done()
-				ss.deliver("notification", target, body, st)
+				ss.deliver("notification", target, tlsVersion, body, st)
 			}()
 		}
 	}()
@@ -376,13 +398,13 @@ func postBody(items [][]byte) []byte {
 
 // deliver POSTs body to target until an answer is 2xx, retrying with a
 // doubling delay for st.retryFor; then the notification is dropped.
-func (ss *subscriptionSet) deliver(kind, target string, body []byte, st notificationSettings) {
+func (ss *subscriptionSet) deliver(kind, target, tlsVersion string, body []byte, st notificationSettings) {
 	host := hostOf(target)
 	start := time.Now()
 	delay := st.retryInitial
 	for attempt := 1; ; attempt++ {
 		rec := DeliveryRecord{Kind: kind, Host: host, Attempt: attempt, Time: time.Now().UTC()}
-		ok := ss.post(target, body, st.timeout, &rec)
+		ok := ss.post(ss.clientFor(tlsVersion), target, body, st.timeout, &rec)
 		if !ok && time.Since(start)+delay > st.retryFor {
 			rec.Dropped = true
 		}
@@ -402,7 +424,7 @@ func (ss *subscriptionSet) deliver(kind, target string, body []byte, st notifica
 }
 
 // post makes one notification POST; it reports a 2xx answer in time.
-func (ss *subscriptionSet) post(target string, body []byte, timeout time.Duration, rec *DeliveryRecord) bool {
+func (ss *subscriptionSet) post(client *http.Client, target string, body []byte, timeout time.Duration, rec *DeliveryRecord) bool {
 	ctx, cancel := context.WithTimeout(ss.ctx, timeout)
 	defer cancel()
 	r, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(string(body)))
@@ -412,7 +434,7 @@ func (ss *subscriptionSet) post(target string, body []byte, timeout time.Duratio
 	}
 	r.Header.Set("Content-Type", "application/json; charset=utf-8")
 	start := time.Now()
-	res, err := ss.client.Do(r)
+	res, err := client.Do(r)
 	if err == nil {
 		_, err = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
 		res.Body.Close()
@@ -442,11 +464,11 @@ func (ss *subscriptionSet) sendLifecycleLocked(sub *subscription, event string) 
 	sent := false
 	if sub.lifecycleURL != "" && ss.ctx.Err() == nil {
 		body := postBody([][]byte{ss.lifecycleItem(sub, event)})
-		target, st := sub.lifecycleURL, ss.parsed
+		target, tlsVersion, st := sub.lifecycleURL, sub.tlsVersion, ss.parsed
 		ss.wg.Add(1)
 		go func() {
 			defer ss.wg.Done()
-			ss.deliver("lifecycle", target, body, st)
+			ss.deliver("lifecycle", target, tlsVersion, body, st)
 		}()
 		sent = true
 	}

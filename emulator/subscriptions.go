@@ -340,12 +340,12 @@ func (c *call) createSubscription() {
 		c.fail(errSubscription(http.StatusForbidden, "ExtensionError", "Operation: Create; Exception: [Status Code: Forbidden; Reason: The mailbox has reached its limit of "+itoa(so.MaxPerMailbox)+" subscriptions.]"))
 		return
 	}
-	if gerr := c.s.subs.validate(c.r.Context(), *in.NotificationURL); gerr != nil {
+	if gerr := c.s.subs.validate(c.r.Context(), *in.NotificationURL, tlsVersion); gerr != nil {
 		c.fail(gerr)
 		return
 	}
 	if lifecycle != "" {
-		if gerr := c.s.subs.validate(c.r.Context(), lifecycle); gerr != nil {
+		if gerr := c.s.subs.validate(c.r.Context(), lifecycle, tlsVersion); gerr != nil {
 			c.fail(gerr)
 			return
 		}
@@ -505,9 +505,9 @@ func (c *call) patchSubscription(id string) {
 	subs := c.s.subs
 	subs.mu.Lock()
 	sub := c.ownedSubscription(id)
-	var oldURL string
+	var oldURL, tlsVersion string
 	if sub != nil {
-		oldURL = sub.notificationURL
+		oldURL, tlsVersion = sub.notificationURL, sub.tlsVersion
 	}
 	subs.mu.Unlock()
 	if sub == nil {
@@ -523,7 +523,7 @@ func (c *call) patchSubscription(id string) {
 		newURL = *in.NotificationURL
 	}
 	if newURL != oldURL || subs.settings().RenewValidation == RenewValidationAlways {
-		if gerr := subs.validate(c.r.Context(), newURL); gerr != nil {
+		if gerr := subs.validate(c.r.Context(), newURL, tlsVersion); gerr != nil {
 			c.fail(gerr)
 			return
 		}

@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"io"
@@ -888,4 +889,24 @@ func TestExpiredSubscription(t *testing.T) {
 	assert.Empty(t, e.do(req{path: "/v1.0/subscriptions", token: "demo"}).json(t)["value"])
 	res := e.do(req{method: http.MethodPatch, path: "/v1.0/subscriptions/" + id, token: "demo", body: `{"expirationDateTime":"` + now().Add(time.Hour).UTC().Format(time.RFC3339) + `"}`})
 	assert.Equal(t, http.StatusNotFound, res.status, "an expired subscription cannot be renewed")
+}
+
+// TestTLS13OnlyEndpoint: Graph speaks TLS up to the subscription's
+// latestSupportedTlsVersion (default v1_2), so an endpoint that accepts
+// only TLS 1.3 fails validation unless the subscription says v1_3.
+func TestTLS13OnlyEndpoint(t *testing.T) {
+	rc := &receiver{t: t, arrived: make(chan receivedPost, 100)}
+	rc.ts = httptest.NewUnstartedServer(http.HandlerFunc(rc.serve))
+	rc.ts.TLS = &tls.Config{MinVersion: tls.VersionTLS13}
+	rc.ts.StartTLS()
+	t.Cleanup(rc.ts.Close)
+	e := newPushEnv(t, SubscriptionOptions{}, rc)
+
+	res := e.do(req{method: http.MethodPost, path: "/v1.0/subscriptions", token: "demo", body: subscribeBody(rc, nil)})
+	require.Equal(t, http.StatusBadRequest, res.status, "%s", res.body)
+	assert.Equal(t, "ValidationError", graphErrorCode(t, res))
+
+	e.subscribe("demo", subscribeBody(rc, map[string]any{"latestSupportedTlsVersion": "v1_3"}))
+	e.deliver("demo", `{"subject":"over TLS 1.3"}`)
+	assert.Equal(t, "created", rc.next().items(t)[0]["changeType"])
 }
