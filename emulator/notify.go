@@ -144,7 +144,7 @@ func (ss *subscriptionSet) validate(ctx context.Context, target, tlsVersion stri
 	start := time.Now()
 	res, err := ss.clientFor(tlsVersion).Do(r)
 	if err != nil {
-		ss.log.add(DeliveryRecord{Kind: "validation", Host: r.URL.Host, Attempt: 1, Error: errorKind(err), Time: start.UTC()})
+		ss.log.add(DeliveryRecord{Kind: "validation", Host: r.URL.Host, Attempt: 1, Error: errorKind(err), Millis: time.Since(start).Milliseconds(), Time: start.UTC()})
 		if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
 			return newError(http.StatusBadRequest, code, "Subscription validation request timed out.")
 		}
@@ -152,7 +152,7 @@ func (ss *subscriptionSet) validate(ctx context.Context, target, tlsVersion stri
 	}
 	defer res.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(res.Body, 64<<10))
-	ss.log.add(DeliveryRecord{Kind: "validation", Host: r.URL.Host, Attempt: 1, Status: res.StatusCode, Time: start.UTC()})
+	ss.log.add(DeliveryRecord{Kind: "validation", Host: r.URL.Host, Attempt: 1, Status: res.StatusCode, Millis: time.Since(start).Milliseconds(), Time: start.UTC()})
 	if err != nil {
 		return newError(http.StatusBadRequest, code, "Subscription validation request failed. Notification endpoint must respond with 200 OK to validation request.")
 	}

@@ -50,7 +50,7 @@ type receiver struct {
 }
 
 func newReceiver(t *testing.T) *receiver {
-	rc := &receiver{t: t, arrived: make(chan receivedPost, 100)}
+	rc := &receiver{t: t, arrived: make(chan receivedPost, 1000)}
 	rc.ts = httptest.NewTLSServer(http.HandlerFunc(rc.serve))
 	t.Cleanup(rc.ts.Close)
 	return rc
@@ -895,7 +895,7 @@ func TestExpiredSubscription(t *testing.T) {
 // latestSupportedTlsVersion (default v1_2), so an endpoint that accepts
 // only TLS 1.3 fails validation unless the subscription says v1_3.
 func TestTLS13OnlyEndpoint(t *testing.T) {
-	rc := &receiver{t: t, arrived: make(chan receivedPost, 100)}
+	rc := &receiver{t: t, arrived: make(chan receivedPost, 1000)}
 	rc.ts = httptest.NewUnstartedServer(http.HandlerFunc(rc.serve))
 	rc.ts.TLS = &tls.Config{MinVersion: tls.VersionTLS13}
 	rc.ts.StartTLS()
@@ -909,4 +909,39 @@ func TestTLS13OnlyEndpoint(t *testing.T) {
 	e.subscribe("demo", subscribeBody(rc, map[string]any{"latestSupportedTlsVersion": "v1_3"}))
 	e.deliver("demo", `{"subject":"over TLS 1.3"}`)
 	assert.Equal(t, "created", rc.next().items(t)[0]["changeType"])
+}
+
+// TestNotificationsUnderConcurrentChanges: changes made at the same time
+// by many requests each reach the subscriber exactly once (duplicates
+// off), however they are grouped into POSTs.
+func TestNotificationsUnderConcurrentChanges(t *testing.T) {
+	rc := newReceiver(t)
+	e := newPushEnv(t, SubscriptionOptions{}, rc)
+	e.subscribe("demo", subscribeBody(rc, map[string]any{"resource": "me/messages", "changeType": "created"}))
+	const n = 60
+	var wg sync.WaitGroup
+	want := make(chan string, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d, err := e.srv.Deliver("demo", DeliverSpec{Subject: "concurrent"})
+			if err == nil {
+				want <- d.ID
+			}
+		}()
+	}
+	wg.Wait()
+	close(want)
+	var wantIDs []string
+	for id := range want {
+		wantIDs = append(wantIDs, id)
+	}
+	require.Len(t, wantIDs, n)
+	var got []string
+	for len(got) < n {
+		got = append(got, ids(itemsResourceData(rc.next().items(t)))...)
+	}
+	assert.ElementsMatch(t, wantIDs, got)
+	rc.none(200 * time.Millisecond)
 }
