@@ -236,7 +236,7 @@ func (ss *subscriptionSet) changed(mb *mailbox, ch itemChange) {
 		if sub.folderID != "" && sub.folderID != ch.folderID {
 			continue
 		}
-		ss.queueLocked(mb, sub.notificationURL, sub.tlsVersion, ss.changeItem(sub, ch))
+		ss.queueLocked(mb, sub, ss.changeItem(sub, ch))
 	}
 }
 
@@ -327,21 +327,27 @@ func (ss *subscriptionSet) lifecycleItem(sub *subscription, event string) []byte
 // pendingPost is a POST being collected during a batch window.
 type pendingPost struct {
 	items [][]byte
+	// subs are the subscriptions the items belong to.
+	subs []*subscription
 }
 
-// queueLocked sends item, a change in mb, to target: in a POST of its own,
-// or with the other items for target within the batch window. Caller
-// holds mb.mu and mu.
-func (ss *subscriptionSet) queueLocked(mb *mailbox, target, tlsVersion string, item []byte) {
+// queueLocked sends item, a change in mb for sub, to sub's notification
+// URL: in a POST of its own, or with the other items for that URL within
+// the batch window. Caller holds mb.mu and mu.
+func (ss *subscriptionSet) queueLocked(mb *mailbox, sub *subscription, item []byte) {
 	if ss.ctx.Err() != nil {
 		return
 	}
+	target, tlsVersion := sub.notificationURL, sub.tlsVersion
 	key := tlsVersion + " " + target
 	if p := ss.pending[key]; p != nil {
 		p.items = append(p.items, item)
+		if p.subs[len(p.subs)-1] != sub {
+			p.subs = append(p.subs, sub)
+		}
 		return
 	}
-	p := &pendingPost{items: [][]byte{item}}
+	p := &pendingPost{items: [][]byte{item}, subs: []*subscription{sub}}
 	ss.pending[key] = p
 	window := ss.parsed.batchWindow
 	ss.wg.Add(1)
@@ -362,7 +368,7 @@ func (ss *subscriptionSet) queueLocked(mb *mailbox, target, tlsVersion string, i
 		mb.mu.RLock()
 		mb.mu.RUnlock()
 		ss.mu.Lock()
-		items := p.items
+		items, subs := p.items, p.subs
 		delete(ss.pending, key)
 		ss.posts++
 		copies := 1
@@ -372,11 +378,16 @@ func (ss *subscriptionSet) queueLocked(mb *mailbox, target, tlsVersion string, i
 		st := ss.parsed
 		ss.mu.Unlock()
 		body := postBody(items)
+		var onDrop func()
+		if st.missedOnDrop {
+			var once sync.Once
+			onDrop = func() { once.Do(func() { ss.missed(subs) }) }
+		}
 		for i := 0; i < copies; i++ {
 			ss.wg.Add(1)
 			go func() {
 				defer ss.wg.Done()
-				ss.deliver("notification", target, tlsVersion, body, st)
+				ss.deliver("notification", target, tlsVersion, body, st, onDrop)
 			}()
 		}
 	}()
@@ -396,9 +407,25 @@ func postBody(items [][]byte) []byte {
 	return b.b
 }
 
+// missed sends a missed lifecycle notification to each live subscription
+// of subs (once each).
+func (ss *subscriptionSet) missed(subs []*subscription) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	seen := map[*subscription]bool{}
+	for _, sub := range subs {
+		if seen[sub] || ss.byID[sub.id] != sub || !sub.expires.After(ss.now()) {
+			continue
+		}
+		seen[sub] = true
+		ss.sendLifecycleLocked(sub, LifecycleMissed)
+	}
+}
+
 // deliver POSTs body to target until an answer is 2xx, retrying with a
-// doubling delay for st.retryFor; then the notification is dropped.
-func (ss *subscriptionSet) deliver(kind, target, tlsVersion string, body []byte, st notificationSettings) {
+// doubling delay for st.retryFor; then the notification is dropped and
+// onDrop (if any) runs.
+func (ss *subscriptionSet) deliver(kind, target, tlsVersion string, body []byte, st notificationSettings, onDrop func()) {
 	host := hostOf(target)
 	start := time.Now()
 	delay := st.retryInitial
@@ -409,6 +436,9 @@ func (ss *subscriptionSet) deliver(kind, target, tlsVersion string, body []byte,
 			rec.Dropped = true
 		}
 		ss.log.add(rec)
+		if rec.Dropped && onDrop != nil {
+			onDrop()
+		}
 		if ok || rec.Dropped {
 			return
 		}
@@ -468,7 +498,7 @@ func (ss *subscriptionSet) sendLifecycleLocked(sub *subscription, event string) 
 		ss.wg.Add(1)
 		go func() {
 			defer ss.wg.Done()
-			ss.deliver("lifecycle", target, tlsVersion, body, st)
+			ss.deliver("lifecycle", target, tlsVersion, body, st, nil)
 		}()
 		sent = true
 	}

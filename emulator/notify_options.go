@@ -149,6 +149,10 @@ type NotificationSettings struct {
 	// URL into one POST (Go duration). Default "0s": one POST per change
 	// (the changes of one operation, like a move, still share a POST).
 	BatchWindow string `json:"batchWindow,omitempty"`
+	// MissedOnDrop is "on" to send a missed lifecycle notification to
+	// the subscriptions whose change notification was dropped, or "off"
+	// (default): the facts do not say Graph does so.
+	MissedOnDrop string `json:"missedOnDrop,omitempty"`
 }
 
 // notificationSettings are NotificationSettings parsed.
@@ -156,6 +160,7 @@ type notificationSettings struct {
 	TokenExpiry, RenewValidation, ResourceForm             string
 	timeout, retryInitial, retryMax, retryFor, batchWindow time.Duration
 	duplicateEvery, duplicateCopies                        int
+	missedOnDrop                                           bool
 }
 
 // merge applies the fields set in p onto base and parses the result.
@@ -168,6 +173,9 @@ func (base NotificationSettings) merge(p NotificationSettings) (NotificationSett
 	}
 	if p.ResourceForm != "" {
 		base.ResourceForm = p.ResourceForm
+	}
+	if p.MissedOnDrop != "" {
+		base.MissedOnDrop = p.MissedOnDrop
 	}
 	for _, f := range []struct{ dst, src *string }{
 		{&base.NotificationTimeout, &p.NotificationTimeout}, {&base.RetryInitial, &p.RetryInitial},
@@ -203,6 +211,7 @@ func (ns *NotificationSettings) parse() (notificationSettings, error) {
 	def(&ns.RetryMaxInterval, DefaultRetryMaxInterval.String())
 	def(&ns.RetryFor, DefaultRetryFor.String())
 	def(&ns.BatchWindow, "0s")
+	def(&ns.MissedOnDrop, "off")
 	if ns.DuplicateEvery == 0 {
 		ns.DuplicateEvery = DefaultDuplicateEvery
 	}
@@ -218,6 +227,11 @@ func (ns *NotificationSettings) parse() (notificationSettings, error) {
 	case RenewValidationChangedURL, RenewValidationAlways:
 	default:
 		return out, fmt.Errorf("renew validation must be %q or %q, got %q", RenewValidationChangedURL, RenewValidationAlways, ns.RenewValidation)
+	}
+	switch ns.MissedOnDrop {
+	case "on", "off":
+	default:
+		return out, fmt.Errorf("missed on drop must be on or off, got %q", ns.MissedOnDrop)
 	}
 	switch ns.ResourceForm {
 	case ResourceFormUsers, ResourceFormUserAtTenant, ResourceFormODataKey:
@@ -247,6 +261,7 @@ func (ns *NotificationSettings) parse() (notificationSettings, error) {
 	}
 	out.TokenExpiry, out.RenewValidation, out.ResourceForm = ns.TokenExpiry, ns.RenewValidation, ns.ResourceForm
 	out.duplicateEvery, out.duplicateCopies = ns.DuplicateEvery, ns.DuplicateCopies
+	out.missedOnDrop = ns.MissedOnDrop == "on"
 	return out, nil
 }
 

@@ -166,6 +166,7 @@ func (h *Handler) Cleanup() error {
 //	    duplicate_every       <n>|off
 //	    duplicate_copies      <n>
 //	    batch_window          <duration>
+//	    missed_on_drop        on|off
 //	}
 func unmarshalNotifications(d *caddyfile.Dispenser) (*NotificationConfig, error) {
 	nc := new(NotificationConfig)
@@ -244,6 +245,8 @@ func unmarshalNotifications(d *caddyfile.Dispenser) (*NotificationConfig, error)
 			err = num(&s.DuplicateCopies, 0)
 		case "batch_window":
 			s.BatchWindow = v
+		case "missed_on_drop":
+			s.MissedOnDrop = v
 		default:
 			return nil, d.Errf("unrecognized notifications subdirective %s", name)
 		}

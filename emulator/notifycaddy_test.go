@@ -47,6 +47,7 @@ func TestCaddyfileNotifications(t *testing.T) {
 			duplicate_every       off
 			duplicate_copies      2
 			batch_window          50ms
+			missed_on_drop        on
 		}
 	}`)
 	var h Handler
@@ -57,7 +58,7 @@ func TestCaddyfileNotifications(t *testing.T) {
 		TrustPEMFile: "/etc/ssl/receivers.pem",
 		Settings: NotificationSettings{TokenExpiry: "pause", RenewValidation: "always", ResourceForm: "odata_key",
 			NotificationTimeout: "1s", RetryInitial: "10ms", RetryMaxInterval: "1s", RetryFor: "1m",
-			DuplicateEvery: -1, DuplicateCopies: 2, BatchWindow: "50ms"},
+			DuplicateEvery: -1, DuplicateCopies: 2, BatchWindow: "50ms", MissedOnDrop: "on"},
 	}, h.Notifications)
 	require.NoError(t, h.Validate())
 
@@ -67,6 +68,7 @@ func TestCaddyfileNotifications(t *testing.T) {
 		"graph_emulator { notifications { max_lifetime 10m } }",
 		"graph_emulator { notifications { duplicate_every x } }",
 		"graph_emulator { notifications { colour blue } }",
+		"graph_emulator { notifications { missed_on_drop maybe } }",
 		"graph_emulator { notifications { tenant_id } }",
 		"graph_emulator { notifications extra { } }",
 	} {

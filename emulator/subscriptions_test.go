@@ -823,7 +823,7 @@ func TestNotificationSettingsControl(t *testing.T) {
 	require.NoError(t, json.Unmarshal(res.body, &ns))
 	assert.Equal(t, NotificationSettings{TokenExpiry: "continue", RenewValidation: "changed_url", ResourceForm: "users",
 		NotificationTimeout: "3s", RetryInitial: "1m0s", RetryMaxInterval: "30m0s", RetryFor: "4h0m0s",
-		DuplicateEvery: 10, DuplicateCopies: 1, BatchWindow: "0s"}, ns)
+		DuplicateEvery: 10, DuplicateCopies: 1, BatchWindow: "0s", MissedOnDrop: "off"}, ns)
 	for _, bad := range []string{`{"tokenExpiry":"never"}`, `{"retryInitial":"soon"}`, `{"duplicateCopies":11}`, `{"resourceForm":"odata"}`, `{"colour":1}`} {
 		assert.Equal(t, http.StatusBadRequest, e.do(req{method: http.MethodPatch, path: "/_emulator/notifications/settings", body: bad}).status, bad)
 	}
@@ -944,4 +944,29 @@ func TestNotificationsUnderConcurrentChanges(t *testing.T) {
 	}
 	assert.ElementsMatch(t, wantIDs, got)
 	rc.none(200 * time.Millisecond)
+}
+
+// TestMissedOnDrop: with missedOnDrop on, a dropped change notification
+// is followed by a missed lifecycle notification; off (default), by none.
+func TestMissedOnDrop(t *testing.T) {
+	down := newReceiver(t)
+	down.setAnswer(func(n int, w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusBadGateway) })
+	life := newReceiver(t)
+	e := newPushEnv(t, SubscriptionOptions{Runtime: NotificationSettings{RetryInitial: "10ms", RetryFor: "50ms"}}, down, life)
+	id := e.subscribe("demo", subscribeBody(down, map[string]any{"lifecycleNotificationUrl": life.url("/push/l/R1")}))["id"].(string)
+
+	e.deliver("demo", `{"subject":"dropped quietly"}`)
+	require.Eventually(t, func() bool {
+		recs := e.srv.NotificationLog().Attempts
+		return len(recs) > 0 && recs[len(recs)-1].Dropped
+	}, 5*time.Second, 10*time.Millisecond)
+	life.none(200 * time.Millisecond)
+
+	_, err := e.srv.SetNotificationSettings(NotificationSettings{MissedOnDrop: "on"})
+	require.NoError(t, err)
+	e.deliver("demo", `{"subject":"dropped and missed"}`)
+	it := life.next().items(t)[0]
+	assert.Equal(t, LifecycleMissed, it["lifecycleEvent"])
+	assert.Equal(t, id, it["subscriptionId"])
+	life.none(200 * time.Millisecond)
 }
