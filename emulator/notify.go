@@ -41,6 +41,9 @@ type subscriptionSet struct {
 
 	validations atomic.Int64
 	log         *deliveryLog
+	// used is set by the first subscription, so that a Server without
+	// any spends nothing on changes.
+	used atomic.Bool
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -200,7 +203,7 @@ type itemChange struct {
 // notifyContact, it is called by the store inside its change, holding
 // mb.mu.
 func (mb *mailbox) notifyMessage(change uint8, m *message, f *folder) {
-	if mb.watchers == nil || f == nil {
+	if mb.watchers == nil || !mb.watchers.used.Load() || f == nil {
 		return
 	}
 	mb.watchers.changed(mb, itemChange{watch: watchMessages, change: change, folderID: f.id,
@@ -209,7 +212,7 @@ func (mb *mailbox) notifyMessage(change uint8, m *message, f *folder) {
 
 // notifyEvent reports a change of e.
 func (mb *mailbox) notifyEvent(change uint8, e *event) {
-	if mb.watchers == nil {
+	if mb.watchers == nil || !mb.watchers.used.Load() {
 		return
 	}
 	mb.watchers.changed(mb, itemChange{watch: watchEvents, change: change, restID: e.id, immutableID: e.id, changeKey: e.changeKey()})
@@ -217,7 +220,7 @@ func (mb *mailbox) notifyEvent(change uint8, e *event) {
 
 // notifyContact reports a change of ct.
 func (mb *mailbox) notifyContact(change uint8, ct *contact) {
-	if mb.watchers == nil {
+	if mb.watchers == nil || !mb.watchers.used.Load() {
 		return
 	}
 	mb.watchers.changed(mb, itemChange{watch: watchContacts, change: change, restID: ct.id, immutableID: ct.id, changeKey: ct.changeKey()})

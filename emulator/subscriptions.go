@@ -604,6 +604,7 @@ func (ss *subscriptionSet) add(sub *subscription, max int) bool {
 		return false
 	}
 	ss.byID[sub.id] = sub
+	ss.used.Store(true)
 	return true
 }
 
