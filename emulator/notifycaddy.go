@@ -48,9 +48,60 @@ type NotificationConfig struct {
 	// plus Caddy's local CA root.
 	TrustPEMFile string `json:"trust_pem_file,omitempty"`
 
-	// Settings are the delivery settings the control API can also change
-	// at run time; see NotificationSettings for each default.
-	Settings NotificationSettings `json:"settings,omitempty"`
+	// The delivery settings below can also be changed at run time through
+	// the control API.
+
+	// TokenExpiry is what delivery does after the creating token expired:
+	// continue, or pause after reauthorizationRequired until renewed.
+	// Default: continue.
+	TokenExpiry string `json:"token_expiry,omitempty"`
+
+	// RenewValidation is when a PATCH validates the notificationUrl:
+	// changed_url or always. Default: changed_url.
+	RenewValidation string `json:"renew_validation,omitempty"`
+
+	// ResourceForm is how a notification's resource names the item:
+	// users, user_at_tenant or odata_key. Default: users.
+	ResourceForm string `json:"resource_form,omitempty"`
+
+	// NotificationTimeout is each notification POST's timeout.
+	// Default: 3s.
+	NotificationTimeout caddy.Duration `json:"notification_timeout,omitempty"`
+
+	// RetryInitial is the delay before the first retry. Default: 1m.
+	RetryInitial caddy.Duration `json:"retry_initial,omitempty"`
+
+	// RetryMaxInterval caps the doubling retry delay. Default: 30m.
+	RetryMaxInterval caddy.Duration `json:"retry_max_interval,omitempty"`
+
+	// RetryFor is how long a notification is retried before it is
+	// dropped. Default: 4h.
+	RetryFor caddy.Duration `json:"retry_for,omitempty"`
+
+	// DuplicateEvery sends every Nth notification POST more than once;
+	// -1 = never. Default: 10.
+	DuplicateEvery int `json:"duplicate_every,omitempty"`
+
+	// DuplicateCopies is how many extra copies such a POST gets.
+	// Default: 1.
+	DuplicateCopies int `json:"duplicate_copies,omitempty"`
+
+	// BatchWindow collects a notification URL's changes this long into
+	// one POST. Default: 0 (a POST per change).
+	BatchWindow caddy.Duration `json:"batch_window,omitempty"`
+
+	// MissedOnDrop sends missed after a dropped notification: on or off.
+	// Default: off.
+	MissedOnDrop string `json:"missed_on_drop,omitempty"`
+}
+
+// durationSetting renders a configured duration for NotificationSettings
+// ("" when unset).
+func durationSetting(d caddy.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	return time.Duration(d).String()
 }
 
 // subscriptionOptions converts the config to SubscriptionOptions (without
@@ -66,7 +117,19 @@ func (nc *NotificationConfig) subscriptionOptions() SubscriptionOptions {
 		MaxURLLength:        nc.MaxURLLength,
 		ValidationTimeout:   time.Duration(nc.ValidationTimeout),
 		ValidationErrorCode: nc.ValidationErrorCode,
-		Runtime:             nc.Settings,
+		Runtime: NotificationSettings{
+			TokenExpiry:         nc.TokenExpiry,
+			RenewValidation:     nc.RenewValidation,
+			ResourceForm:        nc.ResourceForm,
+			NotificationTimeout: durationSetting(nc.NotificationTimeout),
+			RetryInitial:        durationSetting(nc.RetryInitial),
+			RetryMaxInterval:    durationSetting(nc.RetryMaxInterval),
+			RetryFor:            durationSetting(nc.RetryFor),
+			DuplicateEvery:      nc.DuplicateEvery,
+			DuplicateCopies:     nc.DuplicateCopies,
+			BatchWindow:         durationSetting(nc.BatchWindow),
+			MissedOnDrop:        nc.MissedOnDrop,
+		},
 	}
 }
 
@@ -209,7 +272,6 @@ func unmarshalNotifications(d *caddyfile.Dispenser) (*NotificationConfig, error)
 			*dst = n
 			return nil
 		}
-		s := &nc.Settings
 		switch name {
 		case "tenant_id":
 			nc.TenantID = v
@@ -226,27 +288,27 @@ func unmarshalNotifications(d *caddyfile.Dispenser) (*NotificationConfig, error)
 		case "trust_pem_file":
 			nc.TrustPEMFile = v
 		case "token_expiry":
-			s.TokenExpiry = v
+			nc.TokenExpiry = v
 		case "renew_validation":
-			s.RenewValidation = v
+			nc.RenewValidation = v
 		case "resource_form":
-			s.ResourceForm = v
+			nc.ResourceForm = v
 		case "notification_timeout":
-			s.NotificationTimeout = v
+			err = dur(&nc.NotificationTimeout)
 		case "retry_initial":
-			s.RetryInitial = v
+			err = dur(&nc.RetryInitial)
 		case "retry_max_interval":
-			s.RetryMaxInterval = v
+			err = dur(&nc.RetryMaxInterval)
 		case "retry_for":
-			s.RetryFor = v
+			err = dur(&nc.RetryFor)
 		case "duplicate_every":
-			err = num(&s.DuplicateEvery, -1)
+			err = num(&nc.DuplicateEvery, -1)
 		case "duplicate_copies":
-			err = num(&s.DuplicateCopies, 0)
+			err = num(&nc.DuplicateCopies, 0)
 		case "batch_window":
-			s.BatchWindow = v
+			err = dur(&nc.BatchWindow)
 		case "missed_on_drop":
-			s.MissedOnDrop = v
+			nc.MissedOnDrop = v
 		default:
 			return nil, d.Errf("unrecognized notifications subdirective %s", name)
 		}

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -55,11 +56,16 @@ func TestCaddyfileNotifications(t *testing.T) {
 	assert.Equal(t, &NotificationConfig{
 		TenantID: "11111111-2222-3333-4444-555555555555", MaxLifetime: caddy.Duration(4230 * time.Minute), MaxClientState: 255,
 		MaxURLLength: -1, ValidationTimeout: caddy.Duration(2 * time.Second), ValidationErrorCode: "InvalidRequest",
-		TrustPEMFile: "/etc/ssl/receivers.pem",
-		Settings: NotificationSettings{TokenExpiry: "pause", RenewValidation: "always", ResourceForm: "odata_key",
-			NotificationTimeout: "1s", RetryInitial: "10ms", RetryMaxInterval: "1s", RetryFor: "1m",
-			DuplicateEvery: -1, DuplicateCopies: 2, BatchWindow: "50ms", MissedOnDrop: "on"},
+		TrustPEMFile: "/etc/ssl/receivers.pem", TokenExpiry: "pause", RenewValidation: "always", ResourceForm: "odata_key",
+		NotificationTimeout: caddy.Duration(time.Second), RetryInitial: caddy.Duration(10 * time.Millisecond),
+		RetryMaxInterval: caddy.Duration(time.Second), RetryFor: caddy.Duration(time.Minute),
+		DuplicateEvery: -1, DuplicateCopies: 2, BatchWindow: caddy.Duration(50 * time.Millisecond), MissedOnDrop: "on",
 	}, h.Notifications)
+	opts := h.Notifications.subscriptionOptions()
+	require.NoError(t, opts.normalize())
+	assert.Equal(t, NotificationSettings{TokenExpiry: "pause", RenewValidation: "always", ResourceForm: "odata_key",
+		NotificationTimeout: "1s", RetryInitial: "10ms", RetryMaxInterval: "1s", RetryFor: "1m0s",
+		DuplicateEvery: -1, DuplicateCopies: 2, BatchWindow: "50ms", MissedOnDrop: "on"}, opts.Runtime)
 	require.NoError(t, h.Validate())
 
 	for _, bad := range []string{
@@ -170,4 +176,18 @@ func TestCaddyModuleTrustsLocalCA(t *testing.T) {
 	defer cancel()
 	missing := &Handler{Notifications: &NotificationConfig{TrustPEMFile: filepath.Join(t.TempDir(), "none.pem")}}
 	assert.Error(t, missing.Provision(ctx))
+}
+
+func TestCaddyfileNotificationsAdaptToSnakeCaseJSON(t *testing.T) {
+	out, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(`:8080 {
+	graph_emulator {
+		notifications {
+			token_expiry pause
+			retry_initial 10ms
+			duplicate_every off
+		}
+	}
+}`), nil)
+	require.NoError(t, err)
+	assert.Contains(t, string(out), `"notifications":{"duplicate_every":-1,"retry_initial":10000000,"token_expiry":"pause"}`)
 }
