@@ -61,6 +61,9 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    drive_omit_mime_type
 //	    drive_sparse_search
 //	    drive_business_any_order
+//	    notifications {          # see unmarshalNotifications
+//	        ...
+//	    }
 //	}
 //
 // Every subdirective is optional; the defaults are those of the JSON
@@ -206,6 +209,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = intArg(&h.EmptyPageEvery)
 		case "replay_every":
 			err = intArg(&h.ReplayEvery)
+		case "notifications":
+			h.Notifications, err = unmarshalNotifications(d)
 		default:
 			return d.Errf("unrecognized subdirective %s", d.Val())
 		}

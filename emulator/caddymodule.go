@@ -182,6 +182,9 @@ type Handler struct {
 	// DriveLatestLinkKeepsToken keeps token=latest in the links of a delta
 	// started with it, ahead of the new token. Default: false.
 	DriveLatestLinkKeepsToken bool `json:"drive_latest_link_keeps_token,omitempty"`
+	// Notifications configure change-notification subscriptions and the
+	// notifications the emulator POSTs. Default: every field's default.
+	Notifications *NotificationConfig `json:"notifications,omitempty"`
 
 	server *Server
 	// downloads and controlPrefix are set in download_only mode.
@@ -237,6 +240,7 @@ func (h *Handler) options() Options {
 		DownloadOrigin:      h.DownloadOrigin,
 		DownloadPrefix:      h.DownloadPrefix,
 		DownloadURLLifetime: time.Duration(h.DownloadURLLifetime),
+		Subscriptions:       h.Notifications.subscriptionOptions(),
 	}
 }
 
@@ -278,6 +282,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.controlPrefix = opts.ControlPrefix
 		h.logger.Info("graph emulator download host ready", zap.String("download_prefix", opts.DownloadPrefix))
 		return nil
+	}
+	if err := h.provisionNotifications(ctx, &opts); err != nil {
+		return fmt.Errorf("configuring graph emulator: %v", err)
 	}
 	srv, err := NewServer(opts)
 	if err != nil {

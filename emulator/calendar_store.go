@@ -179,10 +179,17 @@ func (mb *mailbox) addEvent(e *event, now time.Time) {
 	}
 	mb.pim.events = append(mb.pim.events, e)
 	mb.pim.eventIDs[e.id] = e
+	mb.notifyEvent(changeTypeCreated, e)
 }
 
 // touchEvent records a change of e (and of its series). Caller holds mu.
 func (mb *mailbox) touchEvent(e *event, now time.Time) {
+	mb.bumpEvent(e, now)
+	mb.notifyEvent(changeTypeUpdated, e)
+}
+
+// bumpEvent advances e's version and change sequence. Caller holds mu.
+func (mb *mailbox) bumpEvent(e *event, now time.Time) {
 	mb.seq++
 	e.version++
 	e.lastModified = now
@@ -230,8 +237,9 @@ func (mb *mailbox) cancelOccurrence(master *event, os time.Time, now time.Time) 
 
 // deleteEvent removes a single event or a whole series. Caller holds mu.
 func (mb *mailbox) deleteEvent(e *event, now time.Time) {
-	mb.touchEvent(e, now)
+	mb.bumpEvent(e, now)
 	e.deleted = true
+	mb.notifyEvent(changeTypeDeleted, e)
 	delete(mb.pim.eventIDs, e.id)
 	for _, x := range e.exceptions {
 		delete(mb.pim.eventIDs, x.id)
@@ -277,14 +285,28 @@ func (mb *mailbox) addContact(ct *contact, now time.Time) {
 	ct.createdSeq, ct.changeSeq = mb.seq, mb.seq
 	mb.pim.contacts = append(mb.pim.contacts, ct)
 	mb.pim.byContID[ct.id] = ct
+	mb.notifyContact(changeTypeCreated, ct)
 }
 
 // touchContact records a change of ct. Caller holds mu.
 func (mb *mailbox) touchContact(ct *contact, now time.Time) {
+	mb.bumpContact(ct, now)
+	mb.notifyContact(changeTypeUpdated, ct)
+}
+
+func (mb *mailbox) bumpContact(ct *contact, now time.Time) {
 	mb.seq++
 	ct.version++
 	ct.lastModified = now
 	ct.changeSeq = mb.seq
+}
+
+// removeContact deletes ct, leaving a tombstone for delta. Caller holds mu.
+func (mb *mailbox) removeContact(ct *contact, now time.Time) {
+	mb.bumpContact(ct, now)
+	ct.deleted = true
+	delete(mb.pim.byContID, ct.id)
+	mb.notifyContact(changeTypeDeleted, ct)
 }
 
 // contactByRef resolves a contact id. Caller holds mu.

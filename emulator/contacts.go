@@ -387,8 +387,6 @@ func (c *call) deleteContact(ref string) {
 		c.fail(gerr)
 		return
 	}
-	mb.touchContact(ct, c.now)
-	ct.deleted = true
-	delete(mb.pim.byContID, ct.id)
+	mb.removeContact(ct, c.now)
 	c.w.WriteHeader(http.StatusNoContent)
 }

@@ -193,6 +193,7 @@ func (s *Server) CreateMailbox(spec MailboxSpec) (MailboxInfo, error) {
 	if s.byUPN[strings.ToLower(mb.upn)] != nil || s.byObjectID[mb.objectID] != nil {
 		return MailboxInfo{}, controlErr(http.StatusConflict, "a mailbox with this upn or objectId exists")
 	}
+	mb.watchers = s.subs
 	s.byToken[mb.token] = mb
 	s.byUPN[strings.ToLower(mb.upn)] = mb
 	s.byObjectID[mb.objectID] = mb
@@ -418,6 +419,9 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request, rel string
 	}
 	notFound := func() { writeControlError(w, controlErr(http.StatusNotFound, "no such control endpoint")) }
 	methodNotAllowed := func() { writeControlError(w, controlErr(http.StatusMethodNotAllowed, "method not allowed")) }
+	if s.serveSubscriptionControl(w, r, segs) {
+		return
+	}
 	switch {
 	case segs[0] == "mailboxes" && len(segs) == 1:
 		switch r.Method {

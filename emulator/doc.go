@@ -5,6 +5,11 @@
 // (business or personal) with delta, children, search and a separate,
 // signed download host (DownloadHandler), JSON $batch, Graph's error
 // shapes, per-mailbox concurrency throttling and fault injection.
+// bounded sync-state caches, JSON $batch, Graph's error shapes, per-mailbox
+// concurrency throttling and fault injection; and change-notification
+// subscriptions, whose validation requests, change notifications and
+// lifecycle notifications it POSTs to the subscribers as Graph does
+// (subscriptions.go, notify.go).
 //
 // The emulator answers as Graph does, as far as GRAPH_FACTS.md (and, for
 // files, FILES_FACTS.md) documents it, so tests of the bridge can catch the

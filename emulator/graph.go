@@ -188,6 +188,11 @@ func (c *call) dispatch(rel string, kind requestKind) {
 		}
 	}
 	c.prefs = parsePreferences(c.r.Header)
+	if len(segs) > 0 && eq(segs[0], "subscriptions") {
+		c.mb, c.principal = c.caller, "me"
+		c.routeSubscriptions(segs[1:])
+		return
+	}
 	rest, ok := c.resolvePrincipal(segs)
 	if !ok {
 		return

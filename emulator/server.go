@@ -93,6 +93,9 @@ type Options struct {
 	DownloadKey []byte
 	// DownloadURLLifetime is how long a download URL works. Default 1h.
 	DownloadURLLifetime time.Duration
+	// Subscriptions configure change-notification subscriptions and
+	// their delivery (see notify_options.go).
+	Subscriptions SubscriptionOptions
 }
 
 // Quirks select Graph behaviours that GRAPH_FACTS marks as CONFLICT or
@@ -182,6 +185,7 @@ type Server struct {
 	requests *requestLog
 	// downloads is the download host served under DownloadPrefix.
 	downloads *DownloadHandler
+	subs      *subscriptionSet
 }
 
 // NewServer returns a Server configured by opts, seeded per opts.Seed.
@@ -204,6 +208,7 @@ func NewServer(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.downloads = dl
+	s.subs = newSubscriptionSet(&s.opts.Subscriptions, s.opts.Now)
 	if opts.Seed == SeedDemo {
 		s.seedDemo()
 	}
@@ -255,6 +260,9 @@ func (o *Options) normalize() error {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if err := o.Subscriptions.normalize(); err != nil {
+		return err
+	}
 	q := &o.Quirks
 	switch q.BatchThrottle {
 	case "":
@@ -302,6 +310,7 @@ func (s *Server) seedDemo() {
 func (s *Server) register(mb *mailbox) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	mb.watchers = s.subs
 	s.byToken[mb.token] = mb
 	s.byUPN[strings.ToLower(mb.upn)] = mb
 	s.byObjectID[mb.objectID] = mb
@@ -323,6 +332,10 @@ func (s *Server) mailboxByUser(user string) *mailbox {
 	}
 	return s.byObjectID[key]
 }
+
+// Close stops the delivery of notifications and waits for the POSTs in
+// flight. The Server still answers requests afterwards.
+func (s *Server) Close() { s.subs.close() }
 
 // Handles reports whether the request is for the emulator (Graph surface
 // or control API); the Caddy module passes other requests on.

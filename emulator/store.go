@@ -239,6 +239,10 @@ type mailbox struct {
 	pim pimStore
 	// drive is the user's OneDrive; guarded by mu.
 	drive *drive
+
+	// watchers receives the mailbox's changes for its subscriptions; nil
+	// until the mailbox is registered.
+	watchers *subscriptionSet
 }
 
 func newMailbox(token, upn, displayName, objectID string, syncCapacity int) *mailbox {
@@ -368,6 +372,7 @@ func (mb *mailbox) placeMessage(f *folder, m *message) {
 	}
 	mb.touchFolder(f)
 	f.record(journalEntry{seq: mb.seq, msg: m, kind: changeAdded})
+	mb.notifyMessage(changeTypeCreated, m, f)
 }
 
 // unplaceMessage takes m out of its folder and records the removal under
@@ -385,6 +390,7 @@ func (mb *mailbox) unplaceMessage(m *message) {
 	}
 	mb.touchFolder(f)
 	f.record(journalEntry{seq: mb.seq, msg: m, kind: changeRemoved, restID: m.restID, immutableID: m.immutableID})
+	mb.notifyMessage(changeTypeDeleted, m, f)
 	m.folder = nil
 }
 
@@ -407,6 +413,7 @@ func (mb *mailbox) updateMessage(m *message, wasRead bool, now time.Time) {
 		mb.touchFolder(f)
 	}
 	f.record(journalEntry{seq: mb.seq, msg: m, kind: changeUpdated})
+	mb.notifyMessage(changeTypeUpdated, m, f)
 }
 
 // moveMessage moves m to dst; the REST id changes, the immutable id does
