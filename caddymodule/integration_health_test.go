@@ -14,6 +14,7 @@ import (
 // plaintext is refused like every device endpoint.
 func TestIntegrationHealth(t *testing.T) {
 	e := startBridge(t)
+	e.sendsInvalidRequests() // a POST and a plaintext request on purpose
 	e.clearUpstreamRequests()
 	healthURL := fmt.Sprintf("https://localhost:%d/device/v1/health", devicePort)
 	for range 3 {
