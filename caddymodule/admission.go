@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/devicebridge/caddy-devicebridge/governor"
 	"github.com/devicebridge/caddy-devicebridge/translate"
@@ -39,7 +40,10 @@ func throttledError(d *governor.Decision) *translate.Error {
 // call is over.
 func (h *Handler) admit(w http.ResponseWriter, r *http.Request, plan governor.MailboxLister) (ticket *governor.Ticket, answered bool, err error) {
 	ticket = h.governor.Ticket(r.Header.Get("Authorization"), plan)
-	if decision := h.governor.Acquire(r.Context(), ticket); decision != nil {
+	started := time.Now()
+	decision := h.governor.Acquire(r.Context(), ticket)
+	h.metrics.observeGovernorWait(time.Since(started))
+	if decision != nil {
 		if r.Context().Err() != nil {
 			return nil, true, nil // the device went away while queued
 		}

@@ -104,6 +104,7 @@ func TestIntegrationInboxSyncAndChanges(t *testing.T) {
 	metrics := scrapeMetrics(t)
 	assert.Contains(t, metrics, `caddy_devicebridge_commands_total{op="mail.sync",status="200"}`)
 	assert.Contains(t, metrics, `caddy_devicebridge_translate_duration_seconds_count{phase="response"}`)
+	assert.Contains(t, metrics, `caddy_devicebridge_governor_wait_seconds_count`)
 }
 
 func TestIntegrationFoldersAndBatch(t *testing.T) {
@@ -228,6 +229,7 @@ func TestIntegrationAuthentication(t *testing.T) {
 
 	metrics := scrapeMetrics(t)
 	assert.Contains(t, metrics, `caddy_devicebridge_envelope_errors_total{status="401"}`)
+	assert.Contains(t, metrics, `caddy_devicebridge_errors_total{code="unauthenticated",level="envelope"}`)
 	assert.Contains(t, metrics, `caddy_devicebridge_upstream_responses_total{status="401"}`)
 }
 

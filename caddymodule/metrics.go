@@ -25,6 +25,8 @@ type metrics struct {
 	translateDuration *prometheus.HistogramVec
 	upstreamResponses *prometheus.CounterVec
 	localThrottles    *prometheus.CounterVec
+	errors            *prometheus.CounterVec
+	governorWait      prometheus.Histogram
 }
 
 var (
@@ -56,11 +58,21 @@ func newMetrics() *metrics {
 			Namespace: ns, Subsystem: sub, Name: "local_throttles_total",
 			Help: "Device requests the per-mailbox governor answered 429 without an upstream call, by reason (queue_timeout: no free slot in time; retry_after: an upstream Retry-After for the mailbox is pending).",
 		}, []string{"reason"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "errors_total",
+			Help: "Device API error objects answered, by error code and level (command: one command's result; envelope: the whole request).",
+		}, []string{"code", "level"}),
+		governorWait: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: ns, Subsystem: sub, Name: "governor_wait_seconds",
+			Help:    "Time a request waited for its mailboxes' slots in the per-mailbox governor (admitted or not).",
+			Buckets: []float64{0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
+		}),
 	}
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.commands, m.envelopeErrors, m.translateDuration, m.upstreamResponses, m.localThrottles}
+	return []prometheus.Collector{m.commands, m.envelopeErrors, m.translateDuration, m.upstreamResponses, m.localThrottles,
+		m.errors, m.governorWait}
 }
 
 // provisionMetrics registers the shared collectors on ctx's registry.
@@ -85,11 +97,19 @@ func provisionMetrics(ctx caddy.Context) (*metrics, error) {
 func (m *metrics) countCommands(results []translate.Result) {
 	for _, res := range results {
 		m.commands.WithLabelValues(res.Op, strconv.Itoa(res.Status)).Inc()
+		if res.Code != "" {
+			m.errors.WithLabelValues(res.Code, "command").Inc()
+		}
 	}
 }
 
-func (m *metrics) countEnvelopeError(status int) {
+func (m *metrics) countEnvelopeError(status int, code string) {
 	m.envelopeErrors.WithLabelValues(strconv.Itoa(status)).Inc()
+	m.errors.WithLabelValues(code, "envelope").Inc()
+}
+
+func (m *metrics) observeGovernorWait(took time.Duration) {
+	m.governorWait.Observe(took.Seconds())
 }
 
 func (m *metrics) observeTranslate(phase string, took time.Duration) {

@@ -257,7 +257,7 @@ func (h *Handler) writeOutcome(w http.ResponseWriter, r *http.Request, outcome t
 	}
 	h.metrics.countCommands(outcome.Results)
 	if outcome.Status != http.StatusOK {
-		h.metrics.countEnvelopeError(outcome.Status)
+		h.metrics.countEnvelopeError(outcome.Status, outcome.Code)
 	}
 	if c := h.logger.Check(zapcore.DebugLevel, "batch translated"); c != nil {
 		c.Write(
@@ -272,7 +272,7 @@ func (h *Handler) writeOutcome(w http.ResponseWriter, r *http.Request, outcome t
 
 // writeError sends an envelope-level device error.
 func (h *Handler) writeError(w http.ResponseWriter, e *translate.Error) error {
-	h.metrics.countEnvelopeError(e.Status)
+	h.metrics.countEnvelopeError(e.Status, e.Code)
 	if e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
 	}

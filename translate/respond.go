@@ -20,6 +20,8 @@ import (
 type Outcome struct {
 	// Status is the HTTP status for the device: 200, or the envelope-level error status.
 	Status int
+	// Code is the envelope-level error's code; "" when Status is 200.
+	Code string
 	// RetryAfter is the seconds for the device's Retry-After header; 0 = none.
 	RetryAfter int
 	// WWWAuthenticate is the upstream WWW-Authenticate to copy verbatim (on 401).
@@ -91,7 +93,7 @@ func (p *Plan) Respond(dst *bytes.Buffer, status int, header http.Header, body [
 		if fail.RequestID == "" {
 			fail.RequestID = out.UpstreamRequestID
 		}
-		out.Status = fail.Status
+		out.Status, out.Code = fail.Status, fail.Code
 		out.RetryAfter = fail.RetryAfter
 		b = fail.AppendEnvelope(b)
 		dst.Write(b)
@@ -102,7 +104,7 @@ func (p *Plan) Respond(dst *bytes.Buffer, status int, header http.Header, body [
 		// The single-pass reader found the direct sync page malformed.
 		fail = upstreamMalformed()
 		fail.RequestID = out.UpstreamRequestID
-		out.Status = fail.Status
+		out.Status, out.Code = fail.Status, fail.Code
 		b = fail.AppendEnvelope(dst.AvailableBuffer())
 		dst.Write(b)
 		return out
