@@ -422,6 +422,9 @@ type answer struct {
 // command sends one device command to url (a node's or the load
 // balancer's batch endpoint) with token.
 func (c *cluster) command(url, token, op string, args map[string]any) (answer, error) {
+	if args == nil {
+		args = map[string]any{}
+	}
 	raw, err := json.Marshal(map[string]any{"commands": []any{map[string]any{"id": "c1", "op": op, "args": args}}})
 	if err != nil {
 		return answer{}, err
