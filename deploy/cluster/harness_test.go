@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -124,6 +125,7 @@ func startCluster(t *testing.T, opts options) *cluster {
 	if opts.stateKeys == "" {
 		opts.stateKeys = keygen(t)
 	}
+	requirePortsFree(t, opts.nodes)
 	dir := t.TempDir()
 	c := &cluster{t: t, dir: dir, storage: filepath.Join(dir, "storage"), opts: opts}
 
@@ -141,6 +143,22 @@ func startCluster(t *testing.T, opts options) *cluster {
 		c.waitFor(c.lb, c.lbURL("/device/v1/health"))
 	}
 	return c
+}
+
+// requirePortsFree fails the test when a port of the cluster is taken.
+// Caddy listens with SO_REUSEPORT, so a process left over from elsewhere
+// would not make a start fail but silently share the port.
+func requirePortsFree(t *testing.T, nodes int) {
+	t.Helper()
+	ports := []int{emulatorPort, lbPort, lbAdminPort}
+	for i := 0; i < nodes; i++ {
+		ports = append(ports, nodePort(i), nodeAdminPort(i))
+	}
+	for _, port := range ports {
+		l, err := net.Listen("tcp", fmt.Sprintf("localhost:%d", port))
+		require.NoError(t, err, "port %d is taken; a process left over?", port)
+		l.Close()
+	}
 }
 
 func nodeName(i int) string { return fmt.Sprintf("node%d", i+1) }
@@ -176,6 +194,7 @@ func (c *cluster) nodeEnv(i int) []string {
 		"CLUSTER_NODE_NAME="+nodeName(i),
 		fmt.Sprintf("CLUSTER_NODE_PORT=%d", nodePort(i)),
 		fmt.Sprintf("CLUSTER_NODE_ADMIN=%d", nodeAdminPort(i)),
+		"CLUSTER_DRAIN_FILE="+c.drainFile(i),
 		"DEVICEBRIDGE_STATE_KEYS="+c.opts.stateKeys,
 	)
 	if c.opts.maxInflight > 0 {
@@ -228,7 +247,9 @@ func (c *cluster) start(name, caddyfile string, env ...string) *process {
 	p.cmd = exec.Command(caddyBinary, "run", "--config", caddyfile, "--adapter", "caddyfile")
 	p.cmd.Env = p.env
 	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own process group, killed as a whole; and killed by the kernel
+	// should this test binary die without running its cleanups.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	require.NoError(t, p.cmd.Start())
 	go func() {
 		_ = p.cmd.Wait()
@@ -238,7 +259,7 @@ func (c *cluster) start(name, caddyfile string, env ...string) *process {
 	t.Cleanup(func() {
 		p.kill()
 		if t.Failed() {
-			t.Logf("log of %s:\n%s", name, tail(p.log, 40))
+			t.Logf("log of %s, errors:\n%s\nlast lines:\n%s", name, errorLines(p.log, 20), tail(p.log, 20))
 		}
 	})
 	return p
@@ -261,6 +282,18 @@ func (p *process) exited() bool {
 	default:
 		return false
 	}
+}
+
+// errorLines returns the first n lines of a log at level error.
+func errorLines(path string, n int) string {
+	b, _ := os.ReadFile(path)
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.Contains(line, `"level":"error"`) && len(out) < n {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // tail returns the last n lines of a file.
@@ -332,6 +365,50 @@ func (c *cluster) reloadNode(i int) {
 	c.caddyReload(c.nodes[i], "node.Caddyfile", nodeAdminPort(i), c.nodeEnv(i))
 }
 
+// drainFile is node i's drain file (see node.Caddyfile).
+func (c *cluster) drainFile(i int) string {
+	return filepath.Join(c.dir, nodeName(i), "drain")
+}
+
+// rollingReload reloads every node in turn the way docs/operations.md
+// says to behind a load balancer: drain the node (its health check fails,
+// the balancer sends it nothing new), reload it, undrain it and wait
+// until the balancer uses it again. check runs after each node's reload.
+func (c *cluster) rollingReload(check func(i int)) {
+	t := c.t
+	t.Helper()
+	for i := range c.nodes {
+		addr := fmt.Sprintf("localhost:%d", nodePort(i))
+		downs := len(hostLines(c.lb, "status code out of tolerances", addr))
+		require.NoError(t, os.WriteFile(c.drainFile(i), nil, 0o600))
+		require.Eventually(t, func() bool {
+			return len(hostLines(c.lb, "status code out of tolerances", addr)) > downs
+		}, 10*c.opts.healthInterval, 20*time.Millisecond, "the balancer did not see %s draining", addr)
+
+		c.reloadNode(i)
+		if check != nil {
+			check(i)
+		}
+
+		ups := len(hostLines(c.lb, "host is up", addr))
+		require.NoError(t, os.Remove(c.drainFile(i)))
+		require.Eventually(t, func() bool {
+			return len(hostLines(c.lb, "host is up", addr)) > ups
+		}, 10*c.opts.healthInterval, 20*time.Millisecond, "the balancer did not take %s back", addr)
+	}
+}
+
+// hostLines are the log lines of p with message msg about host.
+func hostLines(p *process, msg, host string) []gjson.Result {
+	var out []gjson.Result
+	for _, line := range logLines(p, msg) {
+		if line.Get("host").String() == host {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
 // reloadLB runs `caddy reload` of the load balancer's Caddyfile.
 func (c *cluster) reloadLB() {
 	c.t.Helper()
@@ -370,7 +447,7 @@ func (c *cluster) bridgeHandler(i int) gjson.Result {
 	var found gjson.Result
 	var walk func(v gjson.Result)
 	walk = func(v gjson.Result) {
-		if found.Exists() {
+		if found.Exists() || !(v.IsObject() || v.IsArray()) {
 			return
 		}
 		if v.IsObject() && v.Get("handler").String() == "devicebridge" {
