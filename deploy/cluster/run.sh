@@ -82,7 +82,8 @@ wait_for emulator "https://localhost:$CLUSTER_EMULATOR_PORT/_emulator/mailboxes"
 nodes=""
 for i in $(seq 1 "$NODES"); do
 	port=$((BASE_PORT + 2 + 2 * i))
-	start "node$i" node.Caddyfile CLUSTER_NODE_NAME="node$i" CLUSTER_NODE_PORT=$port CLUSTER_NODE_ADMIN=$((port + 1))
+	start "node$i" node.Caddyfile CLUSTER_NODE_NAME="node$i" CLUSTER_NODE_PORT=$port CLUSTER_NODE_ADMIN=$((port + 1)) \
+		CLUSTER_DRAIN_FILE="$CLUSTER_DIR/node$i/drain"
 	nodes="$nodes https://localhost:$port"
 done
 for i in $(seq 1 "$NODES"); do
@@ -99,10 +100,14 @@ cat <<INFO
    nodes:     $CLUSTER_NODES
    emulator:  https://localhost:$CLUSTER_EMULATOR_PORT  (control API /_emulator)
    logs:      $CLUSTER_DIR/{lb,emulator,node1..node$NODES}/caddy.log
-   rotate or change a limit: set DEVICEBRIDGE_STATE_KEYS / DEVICEBRIDGE_MAX_INFLIGHT and, per node,
-     CLUSTER_STORAGE=$CLUSTER_STORAGE CLUSTER_EMULATOR_PORT=$CLUSTER_EMULATOR_PORT \\
-     CLUSTER_NODE_NAME=node1 CLUSTER_NODE_PORT=$((BASE_PORT + 4)) CLUSTER_NODE_ADMIN=$((BASE_PORT + 5)) \\
-     $caddy reload --config deploy/cluster/node.Caddyfile --address localhost:$((BASE_PORT + 5))
+   rotate keys or change a limit, node by node (docs/operations.md): drain the node
+     (touch $CLUSTER_DIR/node1/drain; wait for the health interval), then with new
+     DEVICEBRIDGE_STATE_KEYS / DEVICEBRIDGE_MAX_INFLIGHT
+       CLUSTER_STORAGE=$CLUSTER_STORAGE CLUSTER_EMULATOR_PORT=$CLUSTER_EMULATOR_PORT \\
+       CLUSTER_NODE_NAME=node1 CLUSTER_NODE_PORT=$((BASE_PORT + 4)) CLUSTER_NODE_ADMIN=$((BASE_PORT + 5)) \\
+       CLUSTER_DRAIN_FILE=$CLUSTER_DIR/node1/drain \\
+       $caddy reload --config deploy/cluster/node.Caddyfile --address localhost:$((BASE_PORT + 5))
+     and rm $CLUSTER_DIR/node1/drain
 INFO
 wait -n "${pids[@]}" || true
 echo "a process of the cluster exited; stopping the rest" >&2
