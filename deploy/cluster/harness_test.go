@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -45,6 +46,10 @@ func TestMain(m *testing.M) {
 }
 
 func runTests(m *testing.M) int {
+	flag.Parse()
+	if list := flag.Lookup("test.list"); list != nil && list.Value.String() != "" {
+		return m.Run() // listing tests needs no Caddy
+	}
 	dir, err := os.MkdirTemp("", "devicebridge-cluster-bin")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
