@@ -19,6 +19,8 @@ import (
 //	POST   {prefix}/mailboxes/{token}/deliver            DeliverSpec → 201 Delivered
 //	POST   {prefix}/mailboxes/{token}/expire-sync-states → 200 {"expired": n}
 //	POST   {prefix}/mailboxes/{token}/delegates          {"upn"} → 204
+//	GET    {prefix}/mailboxes/{token}/inflight           → 200 Inflight
+//	DELETE {prefix}/mailboxes/{token}/inflight           → 204 (max := now)
 //	…      {prefix}/mailboxes/{token}/drive/…            see drive_control.go
 //	POST   {prefix}/download-urls/expire                 → 204
 //	GET    {prefix}/download-requests                    → 200 [RequestRecord]
@@ -458,6 +460,8 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request, rel string
 		if !serveDownloadControl(w, r, s.downloads, rel) {
 			notFound()
 		}
+	case segs[0] == "mailboxes" && len(segs) == 3 && segs[2] == "inflight":
+		s.serveInflightControl(w, r, segs[1])
 	case segs[0] == "mailboxes" && len(segs) == 3:
 		if r.Method != http.MethodPost {
 			methodNotAllowed()

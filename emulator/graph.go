@@ -197,9 +197,9 @@ func (c *call) dispatch(rel string, kind requestKind) {
 	if !ok {
 		return
 	}
+	n := c.mb.enter()
+	defer c.mb.leave()
 	if limit := c.s.opts.MailboxConcurrency; limit > 0 {
-		n := c.mb.inflight.Add(1)
-		defer c.mb.inflight.Add(-1)
 		if int(n) > limit {
 			e := newError(http.StatusTooManyRequests, "ApplicationThrottled", "Application is over its MailboxConcurrency limit.")
 			if ra := c.s.opts.ThrottleRetryAfter; ra != "-" {

@@ -233,7 +233,10 @@ type mailbox struct {
 	tombFloor  uint64
 
 	syncStates *syncStateCache
-	inflight   atomic.Int32
+	// inflight counts the Graph requests being served; maxInflight is
+	// the most at once (see Inflight).
+	inflight    atomic.Int32
+	maxInflight atomic.Int32
 
 	// pim holds the calendar and contacts; guarded by mu.
 	pim pimStore
