@@ -58,6 +58,34 @@ var goldenStates = []struct {
 		state: "AQECAwQFBgcICQoLDOfmSJk1fMgjvl3F32WrvaEwacooJEHGL7_rhTbY1PRBOGkrnHPqzpsezbaXOZF97jYynQI3D8mdbR7W35nIhvNoXcdtXuKIM0dgnKEhZpZZ5t83ngA",
 		next:  "/v1.0/users/bob@contoso.example/contacts/delta?$deltatoken=K1",
 	},
+	{
+		op:    "files.sync",
+		args:  `{"drive":"92F785471BCBB510","window":40}`,
+		page:  `{"value":[],"@odata.nextLink":"https://graph.microsoft.com/v1.0/drives/92F785471BCBB510/root/delta(token='Y1')?$select=id,name,size,eTag,lastModifiedDateTime,parentReference,file,folder,package,root,remoteItem,deleted,webUrl&$top=40"}`,
+		state: "AQECAwQFBgcICQoLDOfmSJk1fMgjpF3F32WrrKA8bdx0aReWKeu83naAltksH1N_wDOp2dsS1veHPZ59_DEilwUmAMueUEqdgseYmv1hVplSUptNb-Q_kYMBm_oC7H0QL_bTnICSonCg-kJlhuEXVb6CsgKxcl1hQp1PyU7LVF07mJzOYVF6NakRGmWHjXUU9s6Oor2PTzD6OpkG6bJyeyt5IaoH1WmmaSkpl43SQxuRrNVjtaD7Vn9BUbrYTzuxA8xkCnkcVSKTbrXKYIqKvoCLsA",
+		next:  "/v1.0/drives/92F785471BCBB510/root/delta(token='Y1')?$select=id,name,size,eTag,lastModifiedDateTime,parentReference,file,folder,package,root,remoteItem,deleted,webUrl&$top=40",
+	},
+	{
+		op:    "files.list",
+		args:  `{"mailbox":"alice@contoso.example","folder":"01WV4DI7ROWS6FF4NX7PH35AMYDCSZANKW","window":20}`,
+		page:  `{"value":[],"@odata.nextLink":"https://graph.microsoft.com/v1.0/users/alice@contoso.example/drive/items/01WV4DI7ROWS6FF4NX7PH35AMYDCSZANKW/children?$top=20&$orderby=name&$skiptoken=L1"}`,
+		state: "AQECAwQFBgcICQoLDOfmSJk1fMgjmF3F32WrvaEwacooJ0LNDLnEiC3Z0_QcMj8viWLr29gYjbyRMYRssnAinQMwQcaIXi2O77GLu9daYMxgKcZnG70OtNUYqd4hzRImIdb6-7vcsmyE-UJ-heZNFY6MtlrXKxYgAZ9K3lnHWTIwn5TZIhtqO-wHB2aJxH1G1ptQ5IoWWEBGjvlTEWGdpOO2",
+		next:  "/v1.0/users/alice@contoso.example/drive/items/01WV4DI7ROWS6FF4NX7PH35AMYDCSZANKW/children?$top=20&$orderby=name&$skiptoken=L1",
+	},
+	{
+		op:    "files.search",
+		args:  `{"query":"O'Brien","scope":"all","window":10}`,
+		page:  `{"value":[],"@odata.nextLink":"https://graph.microsoft.com/v1.0/me/drive/search(q='O''Brien')?$top=10&$skiptoken=S1"}`,
+		state: "AQECAwQFBgcICQoLDOfmSJk1fMgjhl3F32Wrpbd6f8tuMEuLHLnlmSHfj-pSel5t1kH0wtEThfHcfIZm7SRnyEhnHZ3QeQ_VwJ3S1Ms8zm6hdN1lTN2g9vw28AFO9A",
+		next:  "/v1.0/me/drive/search(q='O''Brien')?$top=10&$skiptoken=S1",
+	},
+	{
+		op:    "attachments.recent",
+		args:  `{"folder":"inbox","window":25}`,
+		page:  `{"value":[],"@odata.nextLink":"https://graph.microsoft.com/v1.0/me/mailFolders/inbox/messages?$top=25&$skip=25"}`,
+		state: "AQECAwQFBgcICQoLDOfmSJk1fMgjlV3F32Wrpbd6dthuKmjLA7jhmTGYzvUNMmllnGb12NUax6vcfIZm7SRkzUhnHZ3QeUaInqCMzTOEGRC1mV8bjmgh_7Q",
+		next:  "/v1.0/me/mailFolders/inbox/messages?$top=25&$skip=25",
+	},
 }
 
 func TestGoldenStates(t *testing.T) {
