@@ -377,25 +377,16 @@ func filesLinkQuery(b []byte, _ *command) []byte { return append(b, fileLinkSele
 // and the changes in between would be lost.
 func dropLatestToken(rel string) string {
 	q := strings.IndexByte(rel, '?')
-	if q < 0 {
-		return rel
-	}
-	query := rel[q+1:]
-	found := false
-	for _, kv := range strings.Split(query, "&") {
-		if isLatestToken(kv) {
-			found = true
-			break
-		}
-	}
-	if !found {
-		return rel
+	if q < 0 || !hasLatestToken(rel[q+1:]) {
+		return rel // the common case: nothing to drop, nothing allocated
 	}
 	var b strings.Builder
 	b.Grow(len(rel))
 	b.WriteString(rel[:q])
 	sep := byte('?')
-	for _, kv := range strings.Split(query, "&") {
+	for rest := rel[q+1:]; rest != ""; {
+		var kv string
+		kv, rest, _ = strings.Cut(rest, "&")
 		if kv == "" || isLatestToken(kv) {
 			continue
 		}
@@ -404,6 +395,18 @@ func dropLatestToken(rel string) string {
 		sep = '&'
 	}
 	return b.String()
+}
+
+// hasLatestToken reports whether a query holds a token=latest parameter.
+func hasLatestToken(query string) bool {
+	for rest := query; rest != ""; {
+		var kv string
+		kv, rest, _ = strings.Cut(rest, "&")
+		if isLatestToken(kv) {
+			return true
+		}
+	}
+	return false
 }
 
 // isLatestToken reports whether a query parameter is token=latest.
