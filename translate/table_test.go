@@ -67,6 +67,8 @@ func TestHalfRegisteredCommand(t *testing.T) {
 			parse: parseNoArgs, path: folderPath, answer: (*Plan).appendSyncData},
 		{wire: 99, name: "folder.delete", args: argMailbox, parse: parseNoArgs, path: folderPath, answer: appendEmptyData},
 		{name: "folder.rename", args: argMailbox, method: http.MethodPatch, parse: parseNoArgs, path: folderPath, answer: appendEmptyData},
+		{wire: 99, name: "files.peek", args: argMailbox, method: http.MethodGet, parse: parseNoArgs, path: folderPath,
+			answer: appendEmptyData, sealLink: dropLatestToken},
 	}
 	for _, s := range half {
 		if s.problems() == nil {
