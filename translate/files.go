@@ -569,14 +569,20 @@ func readThumbnails(r *jreader, v *fileValues) {
 		return
 	}
 	for k := 0; r.more(']', k); k++ {
-		if k > 0 || !r.enter('{') {
+		if k > 0 {
 			r.skip()
 			continue
 		}
+		if !r.enter('{') {
+			continue // enter skipped the value
+		}
 		for k2 := 0; r.more('}', k2); k2++ {
-			if r.key() != "medium" || !r.enter('{') {
+			if r.key() != "medium" {
 				r.skip()
 				continue
+			}
+			if !r.enter('{') {
+				continue // enter skipped the value
 			}
 			for k3 := 0; r.more('}', k3); k3++ {
 				switch r.key() {

@@ -435,7 +435,9 @@ func TestFilesListAnswers(t *testing.T) {
      "thumbnails": [{"id": "0", "medium": {"height": 132, "width": 176, "url": "https://my.microsoftpersonalcontent.com/thumb/106?w=176"}}]},
     {"eTag": "\"aOTJ.2\"", "id": "92F785471BCBB510!107", "name": "Trips", "size": 10,
      "parentReference": {"driveType": "personal", "driveId": "92F785471BCBB510", "id": "92F785471BCBB510!105"},
-     "folder": {"childCount": 3, "view": {"viewType": "thumbnails"}}, "thumbnails": []}
+     "folder": {"childCount": 3, "view": {"viewType": "thumbnails"}}, "thumbnails": []},
+    {"id": "92F785471BCBB510!109", "file": null, "folder": [], "thumbnails": [null, {"medium": {"url": "https://x/2"}}]},
+    {"id": "92F785471BCBB510!110", "thumbnails": [{"small": {"url": "https://x/s"}, "medium": null}], "remoteItem": null, "root": null}
   ]
 }`
 	tr, _ := newTestTranslator(t)
@@ -444,7 +446,9 @@ func TestFilesListAnswers(t *testing.T) {
 	p.Release()
 	want := compact(t, `{"results":[{"id":"c1","status":200,"data":{"files":[
 		{"id":"92F785471BCBB510!106","name":"beach.jpg","parent":"92F785471BCBB510!105","drive":"92F785471BCBB510","size":2048,"modified":"2026-01-06T04:00:00Z","etag":"\"aOTJ.1\"","mime":"image/jpeg","kind":"file","thumb":{"url":"https://my.microsoftpersonalcontent.com/thumb/106?w=176","w":176,"h":132},"web":"https://onedrive.live.com/redir?resid=92F785471BCBB510!106"},
-		{"id":"92F785471BCBB510!107","name":"Trips","parent":"92F785471BCBB510!105","drive":"92F785471BCBB510","size":10,"etag":"\"aOTJ.2\"","kind":"folder","children":3}
+		{"id":"92F785471BCBB510!107","name":"Trips","parent":"92F785471BCBB510!105","drive":"92F785471BCBB510","size":10,"etag":"\"aOTJ.2\"","kind":"folder","children":3},
+		{"id":"92F785471BCBB510!109"},
+		{"id":"92F785471BCBB510!110"}
 		],"state":"S","more":true}}]}`)
 	if maskState(out) != want {
 		t.Fatalf("got  %s\nwant %s", maskState(out), want)
