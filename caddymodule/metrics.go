@@ -25,6 +25,7 @@ type metrics struct {
 	translateDuration *prometheus.HistogramVec
 	upstreamResponses *prometheus.CounterVec
 	localThrottles    *prometheus.CounterVec
+	fileHostsRefused  *prometheus.CounterVec
 }
 
 var (
@@ -56,11 +57,15 @@ func newMetrics() *metrics {
 			Namespace: ns, Subsystem: sub, Name: "local_throttles_total",
 			Help: "Device requests the per-mailbox governor answered 429 without an upstream call, by reason (queue_timeout: no free slot in time; retry_after: an upstream Retry-After for the mailbox is pending).",
 		}, []string{"reason"}),
+		fileHostsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "file_hosts_refused_total",
+			Help: "File downloads refused before any byte was fetched, by reason (scheme: not https or malformed; host: off file_hosts, also on a redirect hop; address: not public at connect time; redirects: more than 2 hops).",
+		}, []string{"reason"}),
 	}
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.commands, m.envelopeErrors, m.translateDuration, m.upstreamResponses, m.localThrottles}
+	return []prometheus.Collector{m.commands, m.envelopeErrors, m.translateDuration, m.upstreamResponses, m.localThrottles, m.fileHostsRefused}
 }
 
 // provisionMetrics registers the shared collectors on ctx's registry.
@@ -98,6 +103,10 @@ func (m *metrics) observeTranslate(phase string, took time.Duration) {
 
 func (m *metrics) countUpstream(status int) {
 	m.upstreamResponses.WithLabelValues(strconv.Itoa(status)).Inc()
+}
+
+func (m *metrics) countFileHostRefused(reason string) {
+	m.fileHostsRefused.WithLabelValues(reason).Inc()
 }
 
 func (m *metrics) countLocalThrottle(reason string) {
