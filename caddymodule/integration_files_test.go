@@ -378,3 +378,242 @@ func TestIntegrationFileProxyOff(t *testing.T) {
 	link := ok(t, e.command(token, "files.link", map[string]any{"id": file.Get("id").String()}))
 	assert.NotEmpty(t, link.Get("url").String())
 }
+
+// driveRootID is the root folder id of a mailbox's drive.
+func (e *env) driveRootID(token string) string {
+	e.t.Helper()
+	d := gjson.ParseBytes(e.control("GET", "/_emulator/mailboxes/"+token+"/drive", nil, http.StatusOK))
+	require.NotEmpty(e.t, d.Get("rootId").String(), d.Raw)
+	return d.Get("rootId").String()
+}
+
+// syncFiles runs files.sync from state ("" for a first call, with args)
+// until more is false and returns the upserted files by id, the deleted
+// ids and the final state.
+func (e *env) syncFiles(token, state string, args map[string]any) (map[string]gjson.Result, map[string]bool, string) {
+	e.t.Helper()
+	upserts, deletes := map[string]gjson.Result{}, map[string]bool{}
+	for round := 0; round < 200; round++ {
+		callArgs := map[string]any{}
+		for k, v := range args {
+			callArgs[k] = v
+		}
+		if state != "" {
+			callArgs["state"] = state
+		}
+		data := ok(e.t, e.command(token, "files.sync", callArgs))
+		for _, c := range data.Get("changes").Array() {
+			switch c.Get("op").String() {
+			case "upsert":
+				f := c.Get("file")
+				assert.False(e.t, f.Get("children").Exists(), "files.sync never sends children: %s", f.Raw)
+				upserts[f.Get("id").String()] = f
+				delete(deletes, f.Get("id").String())
+			case "delete":
+				deletes[c.Get("id").String()] = true
+				delete(upserts, c.Get("id").String())
+			default:
+				e.t.Fatalf("unexpected change %s", c.Raw)
+			}
+		}
+		state = data.Get("state").String()
+		require.NotEmpty(e.t, state, data.Raw)
+		if !data.Get("more").Bool() {
+			return upserts, deletes, state
+		}
+	}
+	e.t.Fatal("files.sync did not finish in 200 rounds")
+	return nil, nil, ""
+}
+
+// TestIntegrationFilesSync, on both drive flavours: a full files.sync
+// equals the emulator's tree; after a rename, a move and deletes through
+// the control API the next round brings exactly those changes (plus the
+// changed items' ancestors, as Graph's delta does); from: now brings no
+// changes, then exactly one new file; an expired delta token is
+// resync_required.
+func TestIntegrationFilesSync(t *testing.T) {
+	startFilesBridge(t, "", "")
+	for _, flavour := range []string{"business", "personal"} {
+		t.Run(flavour, func(t *testing.T) {
+			e := newEnv(t)
+			token := e.newDriveMailbox(flavour)
+			root := e.driveRootID(token)
+			docs := e.addDriveItem(token, map[string]any{"name": "Docs", "folder": true}).Get("id").String()
+			photos := e.addDriveItem(token, map[string]any{"name": "Photos", "folder": true}).Get("id").String()
+			want := map[string][2]string{ // id → name, parent
+				root: {"", ""}, docs: {"Docs", root}, photos: {"Photos", root},
+			}
+			add := func(name, parent string) string {
+				id := e.addDriveItem(token, map[string]any{"name": name, "parent": parent, "content": "content of " + name}).Get("id").String()
+				want[id] = [2]string{name, parent}
+				return id
+			}
+			a := add("a.txt", docs)
+			b := add("b.txt", docs)
+			p := add("p.jpg", photos)
+			add("top.txt", root)
+			for i := 0; i < 12; i++ {
+				add(fmt.Sprintf("file %02d.txt", i), docs)
+			}
+
+			upserts, deletes, state := e.syncFiles(token, "", map[string]any{"window": 5})
+			assert.Empty(t, deletes)
+			require.Len(t, upserts, len(want), "the sync holds exactly the tree")
+			for id, nameParent := range want {
+				f, found := upserts[id]
+				require.True(t, found, "%s is in the sync", id)
+				if id == root {
+					assert.True(t, f.Get("root").Bool(), f.Raw)
+					continue
+				}
+				assert.Equal(t, nameParent[0], f.Get("name").String())
+				assert.Equal(t, nameParent[1], f.Get("parent").String())
+			}
+			assert.Equal(t, "folder", upserts[docs].Get("kind").String())
+			assert.Equal(t, "file", upserts[a].Get("kind").String())
+
+			// A rename, a move, a file deleted and a folder deleted.
+			e.control("PATCH", "/_emulator/mailboxes/"+token+"/drive/items/"+url.PathEscape(a), map[string]any{"name": "a renamed.txt"}, http.StatusOK)
+			e.control("PATCH", "/_emulator/mailboxes/"+token+"/drive/items/"+url.PathEscape(p), map[string]any{"parent": docs}, http.StatusOK)
+			e.control("DELETE", "/_emulator/mailboxes/"+token+"/drive/items/"+url.PathEscape(b), nil, http.StatusNoContent)
+			e.control("DELETE", "/_emulator/mailboxes/"+token+"/drive/items/"+url.PathEscape(photos), nil, http.StatusNoContent)
+			upserts, deletes, state = e.syncFiles(token, state, nil)
+			assert.Equal(t, map[string]bool{b: true, photos: true}, deletes, "exactly the deleted items, keyed by id")
+			require.Contains(t, upserts, a)
+			assert.Equal(t, "a renamed.txt", upserts[a].Get("name").String())
+			require.Contains(t, upserts, p)
+			assert.Equal(t, docs, upserts[p].Get("parent").String())
+			for id := range upserts {
+				assert.Contains(t, []string{a, p, docs, root}, id, "only the changed items and their ancestors")
+			}
+
+			// from: now starts at the present, then one change arrives.
+			data := ok(t, e.command(token, "files.sync", map[string]any{"from": "now"}))
+			assert.Empty(t, data.Get("changes").Array(), data.Raw)
+			assert.False(t, data.Get("more").Bool())
+			now := data.Get("state").String()
+			c := add("after now.txt", docs)
+			upserts, deletes, _ = e.syncFiles(token, now, nil)
+			assert.Empty(t, deletes)
+			require.Contains(t, upserts, c)
+			for id := range upserts {
+				assert.Contains(t, []string{c, docs, root}, id, "only the new file and its ancestors")
+			}
+
+			// An expired delta token: resync_required.
+			e.control("POST", "/_emulator/mailboxes/"+token+"/drive/expire-delta-tokens", nil, http.StatusOK)
+			res := e.command(token, "files.sync", map[string]any{"state": state})
+			assert.Equal(t, int64(410), res.Get("status").Int(), res.Raw)
+			assert.Equal(t, "resync_required", res.Get("error.code").String(), res.Raw)
+		})
+	}
+}
+
+// TestIntegrationFilesListAndSearch lists folders of a personal drive (ids
+// with '!'), pages, answers notModified to an unchanged folder's etag, and
+// finds files by text with quotes, %, #, non-ASCII, '/' and '\'.
+func TestIntegrationFilesListAndSearch(t *testing.T) {
+	e := startFilesBridge(t, "", "")
+	token := e.newDriveMailbox("personal")
+	docs := e.addDriveItem(token, map[string]any{"name": "Docs", "folder": true}).Get("id").String()
+	require.Contains(t, docs, "!")
+	special := e.addDriveItem(token, map[string]any{"name": "Reports O'Brien 50% #1 Zoë.txt", "parent": docs, "content": "x"}).Get("id").String()
+	for i := 0; i < 4; i++ {
+		e.addDriveItem(token, map[string]any{"name": fmt.Sprintf("plain %d.txt", i), "parent": docs, "content": "y"})
+	}
+
+	var names []string
+	args := map[string]any{"folder": docs, "window": 2}
+	for round := 0; ; round++ {
+		require.Less(t, round, 10)
+		data := ok(t, e.command(token, "files.list", args))
+		for _, f := range data.Get("files").Array() {
+			assert.Equal(t, docs, f.Get("parent").String())
+			names = append(names, f.Get("name").String())
+		}
+		if !data.Get("more").Bool() {
+			assert.False(t, data.Get("state").Exists())
+			break
+		}
+		args = map[string]any{"folder": docs, "state": data.Get("state").String()}
+	}
+	assert.Equal(t, []string{"plain 0.txt", "plain 1.txt", "plain 2.txt", "plain 3.txt", "Reports O'Brien 50% #1 Zoë.txt"}, names, "name order, every page")
+
+	rootList := ok(t, e.command(token, "files.list", map[string]any{}))
+	var docsEntry gjson.Result
+	for _, f := range rootList.Get("files").Array() {
+		if f.Get("id").String() == docs {
+			docsEntry = f
+		}
+	}
+	require.True(t, docsEntry.Exists(), rootList.Raw)
+	assert.Equal(t, int64(5), docsEntry.Get("children").Int())
+	folderEtag := gjson.ParseBytes(e.graph(token, "GET", "/me/drive/items/"+url.PathEscape(docs)+"?$select=eTag", nil, http.StatusOK)).Get("eTag").String()
+	require.NotEmpty(t, folderEtag)
+	e.clearUpstreamRequests()
+	unchanged := ok(t, e.command(token, "files.list", map[string]any{"folder": docs, "etag": folderEtag}))
+	assert.JSONEq(t, `{"notModified":true}`, unchanged.Raw)
+	assert.Equal(t, folderEtag, e.upstreamRequests().Get("0.headers.If-None-Match.0").String(), "the etag went upstream as If-None-Match")
+
+	for _, q := range []string{"O'Brien", "50%", "#1", "Zoë", "Reports/O'Brien", `Reports\O'Brien`, "o'brien 50% #1 zoë"} {
+		t.Run(q, func(t *testing.T) {
+			data := ok(t, e.command(token, "files.search", map[string]any{"query": q}))
+			var ids []string
+			for _, f := range data.Get("files").Array() {
+				ids = append(ids, f.Get("id").String())
+			}
+			assert.Equal(t, []string{special}, ids, data.Raw)
+		})
+	}
+	none := ok(t, e.command(token, "files.search", map[string]any{"query": `"quoted" text`}))
+	assert.Empty(t, none.Get("files").Array(), none.Raw)
+}
+
+// TestIntegrationAttachmentsRecent: messages with attachments across
+// folders come newest first with their folder, kind for file, item and
+// link attachments, never their content; a message without attachments
+// does not come.
+func TestIntegrationAttachmentsRecent(t *testing.T) {
+	e := startFilesBridge(t, "", "")
+	token := e.newMailbox("empty")
+	now := time.Now().UTC().Truncate(time.Second)
+	deliver := func(folder, subject string, age time.Duration, attachments []any) string {
+		body := map[string]any{
+			"folder": folder, "subject": subject, "receivedDateTime": now.Add(-age).Format(time.RFC3339),
+			"body": map[string]any{"contentType": "text", "content": "see attached"},
+		}
+		if attachments != nil {
+			body["attachments"] = attachments
+		}
+		return gjson.ParseBytes(e.control("POST", "/_emulator/mailboxes/"+token+"/deliver", body, http.StatusCreated)).Get("immutableId").String()
+	}
+	const secret = "Q09OVEVOVC1NVVNULU5PVC1BUFBFQVI="
+	inbox := deliver("inbox", "file in inbox", 3*time.Hour, []any{map[string]any{"name": "a.txt", "contentType": "text/plain", "contentBytes": secret}})
+	junk := deliver("junkemail", "link in junk", 2*time.Hour, []any{map[string]any{"name": "Plan", "kind": "reference"}})
+	archive := deliver("archive", "item in archive", 1*time.Hour, []any{map[string]any{"name": "Forwarded", "kind": "item"}})
+	deliver("inbox", "no attachment", 30*time.Minute, nil)
+	deliver("inbox", "too old", 72*time.Hour, []any{map[string]any{"name": "old.txt", "contentType": "text/plain", "contentBytes": secret}})
+
+	result := e.command(token, "attachments.recent", map[string]any{"since": now.Add(-24 * time.Hour).Format(time.RFC3339)})
+	data := ok(t, result)
+	assert.NotContains(t, result.Raw, secret, "no attachment content in the answer")
+	assert.NotContains(t, result.Raw, "contentBytes")
+	items := data.Get("items").Array()
+	require.Len(t, items, 3, data.Raw)
+	var ids, kinds, folders []string
+	for _, it := range items {
+		ids = append(ids, it.Get("message.id").String())
+		kinds = append(kinds, it.Get("attachments.0.kind").String())
+		folders = append(folders, it.Get("message.folder").String())
+	}
+	assert.Equal(t, []string{archive, junk, inbox}, ids, "newest first, across folders")
+	assert.Equal(t, []string{"item", "link", "file"}, kinds)
+	assert.Len(t, map[string]bool{folders[0]: true, folders[1]: true, folders[2]: true}, 3, "each names its own folder")
+	assert.Equal(t, "a.txt", items[2].Get("attachments.0.name").String())
+
+	// folder narrows to one folder.
+	only := ok(t, e.command(token, "attachments.recent", map[string]any{"folder": "junkemail", "since": now.Add(-24 * time.Hour).Format(time.RFC3339)}))
+	require.Len(t, only.Get("items").Array(), 1, only.Raw)
+	assert.Equal(t, junk, only.Get("items.0.message.id").String())
+}
