@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -56,13 +57,16 @@ func parseFileHosts(entries []string, named bool) (*fileHostList, error) {
 		text := strings.ToLower(strings.TrimSpace(entry))
 		rule := fileHostRule{port: "443"}
 		if h, p, err := net.SplitHostPort(text); err == nil {
+			if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 || strconv.Itoa(n) != p {
+				return nil, fmt.Errorf("file_hosts entry %q has no valid port", entry)
+			}
 			text, rule.port = h, p
 		}
 		if strings.HasPrefix(text, "*.") {
 			rule.wildcard = true
 			text = text[2:]
 		}
-		if text == "" || strings.ContainsAny(text, "/?#@*[] ") {
+		if text == "" || strings.ContainsAny(text, "/?#@*[]: \\") {
 			return nil, fmt.Errorf("file_hosts entry %q is not a host, host:port or *.suffix", entry)
 		}
 		rule.host = text
