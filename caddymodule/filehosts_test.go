@@ -217,7 +217,8 @@ func TestFileStreamIdleTimeout(t *testing.T) {
 }
 
 // TestFileStreamsAreCapped: with max_file_streams downloads running, one
-// more is 503 with Retry-After before any upstream call.
+// more is 503 with Retry-After before any upstream call; an oversized
+// Range is invalid_args, also before any upstream call.
 func TestFileStreamsAreCapped(t *testing.T) {
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer srv.Close()
@@ -225,12 +226,21 @@ func TestFileStreamsAreCapped(t *testing.T) {
 	tr, err := newTestTranslator()
 	require.NoError(t, err)
 	h.translator = tr
+	// A Range header over 1024 bytes is invalid_args before any upstream
+	// call (next is nil: reaching it would panic).
+	long := httptest.NewRequest(http.MethodGet, "https://bridge.example/device/v1/files/abc/content", nil)
+	long.Header.Set("Authorization", "Bearer x")
+	long.Header.Set("Range", "bytes="+strings.Repeat("1-2,", 300))
+	rec := httptest.NewRecorder()
+	require.NoError(t, h.serveFile(rec, long, nil, "abc"))
+	assert.Equal(t, http.StatusBadRequest, rec.Code)
+
 	for i := 0; i < cap(h.files.slots); i++ {
 		h.files.slots <- struct{}{}
 	}
 	req := httptest.NewRequest(http.MethodGet, "https://bridge.example/device/v1/files/abc/content", nil)
 	req.Header.Set("Authorization", "Bearer x")
-	rec := httptest.NewRecorder()
+	rec = httptest.NewRecorder()
 	require.NoError(t, h.serveFile(rec, req, nil, "abc"))
 	assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
 	assert.Equal(t, "5", rec.Header().Get("Retry-After"))

@@ -51,6 +51,7 @@ const (
 	fileItemBodyLimit   = 64 << 10
 	fileStreamRetryWait = 5
 	fileUserAgent       = "devicebridge"
+	maxRangeHeader      = 1024
 	fileCacheControl    = "private, no-store, no-transform"
 )
 
@@ -81,6 +82,7 @@ var (
 	errTooManyHops    = errors.New("the download host redirected more than twice")
 	errHopRefused     = errors.New("the download host redirected to a host off the allow list")
 	errFileBadRequest = translate.NewError(http.StatusBadRequest, translate.CodeInvalidArgs, "the query string is malformed")
+	errRangeTooLong   = translate.NewError(http.StatusBadRequest, translate.CodeInvalidArgs, "Range and If-Range must be at most 1024 bytes")
 )
 
 // fileFetcher is the bridge's own client for download hosts.
@@ -193,6 +195,9 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, next caddyht
 	// The device's headers the download host gets, read before the
 	// request is rewritten into the upstream call.
 	rangeHeader, ifRange := r.Header.Get("Range"), r.Header.Get("If-Range")
+	if len(rangeHeader) > maxRangeHeader || len(ifRange) > maxRangeHeader {
+		return h.writeError(w, errRangeTooLong)
+	}
 
 	select {
 	case h.files.slots <- struct{}{}:
