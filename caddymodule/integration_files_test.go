@@ -617,3 +617,38 @@ func TestIntegrationAttachmentsRecent(t *testing.T) {
 	require.Len(t, only.Get("items").Array(), 1, only.Raw)
 	assert.Equal(t, junk, only.Get("items.0.message.id").String())
 }
+
+// TestIntegrationFilesSharedFolder: a folder another user shares appears
+// in a personal drive's listing with remote {drive, id}; listing it with
+// drive = remote.drive and folder = remote.id shows its files, and one
+// downloads through the bridge with ?drive=.
+func TestIntegrationFilesSharedFolder(t *testing.T) {
+	e := startFilesBridge(t, "", "")
+	owner, reader := e.newDriveMailbox("personal"), e.newDriveMailbox("personal")
+	team := e.addDriveItem(owner, map[string]any{"name": "Team", "folder": true})
+	plan := e.addDriveItem(owner, map[string]any{"name": "plan.txt", "parent": team.Get("id").String(), "content": "the plan"})
+	e.control("POST", "/_emulator/mailboxes/"+owner+"/drive/items/"+url.PathEscape(team.Get("id").String())+"/share",
+		map[string]any{"token": reader}, http.StatusCreated)
+
+	root := ok(t, e.command(reader, "files.list", map[string]any{}))
+	var entry gjson.Result
+	for _, f := range root.Get("files").Array() {
+		if f.Get("name").String() == "Team" {
+			entry = f
+		}
+	}
+	require.True(t, entry.Exists(), root.Raw)
+	assert.Equal(t, "folder", entry.Get("kind").String())
+	remoteDrive, remoteID := entry.Get("remote.drive").String(), entry.Get("remote.id").String()
+	assert.Equal(t, team.Get("driveId").String(), remoteDrive, entry.Raw)
+	assert.Equal(t, team.Get("id").String(), remoteID, entry.Raw)
+
+	inside := ok(t, e.command(reader, "files.list", map[string]any{"drive": remoteDrive, "folder": remoteID}))
+	require.Len(t, inside.Get("files").Array(), 1, inside.Raw)
+	assert.Equal(t, plan.Get("id").String(), inside.Get("files.0.id").String())
+
+	resp := e.getFile(fileContentURL(plan.Get("id").String())+"?drive="+url.QueryEscape(remoteDrive), reader)
+	body := readAll(t, resp)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
+	assert.Equal(t, "the plan", string(body))
+}
