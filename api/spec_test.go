@@ -169,6 +169,36 @@ var goldenExchanges = []exchange{
 		`{"results":[
 		  {"id":"k","status":200,"data":{"contact":{"id":"AAMkADXx18LguKTD-eYS1LepyOEARgAAAAA-Contact01AAA=","name":"Ada Lovelace","emails":[{"addr":"ada@contoso.example"}],"business":["+1 555 0100"],"home":[]}}},
 		  {"id":"q","status":200,"data":{"messages":[{"id":"AAkALgAAAAAAHYQDEapmEc2byACqAC-EWg0AXx18LguKTD-eYS1LepyOEA_eaktuHGyAAAACgAAA=","subject":"Q3 roadmap review","flag":"none","cats":[]}],"state":"AX1searchstate_-","more":true}}]}`),
+	batchOK("files.sync page with a business tombstone",
+		`{"commands":[{"id":"f","op":"files.sync","args":{"window":3}}]}`,
+		`{"results":[{"id":"f","status":200,"data":{"changes":[
+		  {"op":"upsert","file":{"id":"01ROOTAAAAAAAAAAAAAAAAAAAAAAAAAAAA","name":"root","drive":"b!kFxzWcn2Q0aiYkrvOPzeKQ5DcbYQyW1IvqW6Me5C-oFAXkUv8","modified":"2026-10-30T08:00:00Z","etag":"\"{0000-root},1\"","kind":"folder","root":true,"web":"https://contoso-my.sharepoint.com/personal/demo/Documents"}},
+		  {"op":"upsert","file":{"id":"01DOCSAAAAAAAAAAAAAAAAAAAAAAAAAAAA","name":"Quarterly report.docx","parent":"01ROOTAAAAAAAAAAAAAAAAAAAAAAAAAAAA","drive":"b!kFxzWcn2Q0aiYkrvOPzeKQ5DcbYQyW1IvqW6Me5C-oFAXkUv8","size":48213,"modified":"2026-10-31T09:12:44Z","etag":"\"{0000-docs},3\"","mime":"application/vnd.openxmlformats-officedocument.wordprocessingml.document","kind":"file"}},
+		  {"op":"delete","id":"01GONEAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}],
+		  "state":"AfilesyncstateAAA","more":true}}]}`),
+	batchOK("files.list with thumbnails and a shared folder, then notModified",
+		`{"commands":[{"id":"l","op":"files.list","args":{"drive":"5d3c8a0f1e2b4c7d","thumbs":true,"window":2}},{"id":"m","op":"files.list","args":{"folder":"5d3c8a0f1e2b4c7d!103","etag":"\"aNUQzQThBMEYxRTJCNEM3RCExMDMuMA\""}}]}`,
+		`{"results":[
+		  {"id":"l","status":200,"data":{"files":[
+		    {"id":"5d3c8a0f1e2b4c7d!103","name":"Photos","parent":"5d3c8a0f1e2b4c7d!101","drive":"5d3c8a0f1e2b4c7d","modified":"2026-10-29T17:03:11Z","kind":"folder","children":12},
+		    {"id":"5d3c8a0f1e2b4c7d!110","name":"Team share","kind":"folder","remote":{"drive":"b!kFxzWcn2Q0aiYkrvOPzeKQ5DcbYQyW1IvqW6Me5C-oFAXkUv8","id":"01TEAMAAAAAAAAAAAAAAAAAAAAAAAAAAAA"},"thumb":{"url":"https://my.microsoftpersonalcontent.com/thumb/110","w":176,"h":132}}],
+		    "state":"AfileslistetateAA","more":true}},
+		  {"id":"m","status":200,"data":{"notModified":true}}]}`),
+	batchOK("files.link and attachments.recent",
+		`{"commands":[{"id":"k","op":"files.link","args":{"id":"5d3c8a0f1e2b4c7d!104"}},{"id":"r","op":"attachments.recent","args":{"since":"2026-10-01T00:00:00Z","window":1}}]}`,
+		`{"results":[
+		  {"id":"k","status":200,"data":{"url":"https://my.microsoftpersonalcontent.com/download/104?tempauth=v1.abc","size":1024,"etag":"\"aNUQ\""}},
+		  {"id":"r","status":200,"data":{"items":[{"message":{"id":"AAkALgAAAAAAHYQDEapmEc2byACqAC-EWg0AXx18LguKTD-eYS1LepyOEA_DmTp6Hq8AAAAFAAAA=","subject":"Design assets","from":{"name":"Adele","addr":"adele@contoso.example"},"received":"2026-10-31T08:00:00Z","folder":"AQMkADXx18LguKTD-eYS1LepyOEAAC-EWg0A_AAABAAAAAgAAAA"},
+		    "attachments":[{"id":"AAMkADXx18LguKTD-eYS1LepyOEABEgAQA_mqmbfwqaAAAAFAAA=","name":"design-assets.zip","size":5242880,"type":"application/zip","inline":false,"kind":"file"},{"id":"AAMkADXx18LguKTD-eYS1LepyOEABEgAQA_linkAAAAAFAAA=","name":"Plan","kind":"link"}]}],
+		    "state":"AattrecentstateAA","more":true}}]}`),
+	{
+		name: "file download, a range", method: http.MethodGet,
+		path:   "/device/v1/files/5d3c8a0f1e2b4c7d%21104/content?drive=5d3c8a0f1e2b4c7d",
+		status: http.StatusPartialContent, respType: "application/pdf",
+		respHeader: map[string]string{"Content-Range": "bytes 0-9/1024", "Content-Length": "10", "Cache-Control": "private, no-store, no-transform",
+			"Content-Disposition": "attachment", "Content-Security-Policy": "sandbox", "X-Content-Type-Options": "nosniff"},
+		respBody: "%PDF-1.7\n\n",
+	},
 	{
 		name: "no token", method: http.MethodPost, path: "/device/v1/batch", noToken: true,
 		reqType: "application/json", reqBody: `{"commands":[{"id":"c1","op":"folders.sync"}]}`,

@@ -17,7 +17,8 @@
 # Prints requests/s of both and their ratio, added p50/p99 latency, the
 # bytes a full Inbox sync sends (device vs Graph, uncompressed and gzip), and
 # a large attachment's download throughput through both with the edge's peak
-# RSS growth (ATTACHMENT_SIZE bytes, default 1 GiB; ATTACHMENT_ROUNDS, default 2).
+# RSS growth (ATTACHMENT_SIZE bytes, default 1 GiB; ATTACHMENT_ROUNDS, default 2), and the same
+# for a OneDrive file of that size (the download URL through the proxy vs the file endpoint).
 #
 # wrk: apt-get install -y wrk (Debian/Ubuntu), brew install wrk (macOS), or
 # build it from https://github.com/wg/wrk (git clone; make; copy ./wrk to PATH).
@@ -175,6 +176,10 @@ echo "== bytes of a full Inbox sync (same fields), device vs Graph (target <= 0.
 
 echo "== attachment of $ATTACHMENT_SIZE bytes, $ATTACHMENT_ROUNDS rounds alternating (target: throughput ratio >= 0.9, bridge RSS growth <= 16 MiB)"
 "$work/attachment" -proxy "https://localhost:$BENCH_PROXY_PORT" -bridge "https://localhost:$BENCH_BRIDGE_PORT" -root "$root" \
+	-size "$ATTACHMENT_SIZE" -rounds "$ATTACHMENT_ROUNDS" -edge-pid "$edge_pid"
+
+echo "== OneDrive file of $ATTACHMENT_SIZE bytes, $ATTACHMENT_ROUNDS rounds alternating: the download URL through the proxy vs the bridge's file endpoint (target: throughput ratio >= 0.9, bridge RSS growth <= 16 MiB)"
+"$work/attachment" -file -proxy "https://localhost:$BENCH_PROXY_PORT" -bridge "https://localhost:$BENCH_BRIDGE_PORT" -root "$root" \
 	-size "$ATTACHMENT_SIZE" -rounds "$ATTACHMENT_ROUNDS" -edge-pid "$edge_pid"
 
 echo "== machine"

@@ -81,8 +81,12 @@ func (h *Handler) provisionBudget() error {
 	return nil
 }
 
-// Cleanup detaches the handler from the shared budget.
+// Cleanup detaches the handler from the shared budget and drops the
+// file download client's idle connections.
 func (h *Handler) Cleanup() error {
+	if h.files != nil {
+		h.files.close()
+	}
 	if h.budgetKey != "" {
 		_, err := budgets.Delete(h.budgetKey)
 		return err

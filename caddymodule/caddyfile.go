@@ -39,6 +39,10 @@ func init() {
 //	    max_tracked_mailboxes <n>                    # default 100000
 //	    max_buffered_bytes <size>                    # default 256MiB, per process
 //	    buffer_wait       <duration>                 # default 2s
+//	    file_proxy        on|off                     # default on: GET {prefix}/files/{id}/content
+//	    file_hosts        <host>|*.<suffix>[:port]... # repeatable; default the cloud's download hosts
+//	    max_file_streams  <n>                        # default 64
+//	    file_idle_timeout <duration>                 # default 30s (no total timeout)
 //
 //	    # any reverse_proxy subdirective, passed to the proxy, e.g.
 //	    transport http {
@@ -148,20 +152,18 @@ func (h *Handler) unmarshalSubdirective(d *caddyfile.Dispenser, name string, arg
 	case "max_buffered_bytes":
 		h.MaxBufferedBytes, err = parseSize(d, name, args)
 	case "immutable_ids":
-		var value string
-		if value, err = one(); err != nil {
-			break
+		h.ImmutableIDs, err = parseSwitch(d, name, args)
+	case "file_proxy":
+		h.FileProxy, err = parseSwitch(d, name, args)
+	case "file_hosts":
+		if len(args) == 0 {
+			return true, d.ArgErr()
 		}
-		var on bool
-		switch value {
-		case "on", "true":
-			on = true
-		case "off", "false":
-			on = false
-		default:
-			return true, d.Errf("immutable_ids takes on or off, got %q", value)
-		}
-		h.ImmutableIDs = &on
+		h.FileHosts = append(h.FileHosts, args...)
+	case "max_file_streams":
+		h.MaxFileStreams, err = parseCount(d, name, args)
+	case "file_idle_timeout":
+		h.FileIdleTimeout, err = parseDuration(d, name, args)
 	case "max_request_body":
 		h.MaxRequestBody, err = parseSize(d, name, args)
 	case "max_response_body":
@@ -183,6 +185,23 @@ func (h *Handler) unmarshalSubdirective(d *caddyfile.Dispenser, name string, arg
 		return false, nil
 	}
 	return true, err
+}
+
+// parseSwitch parses on|off (or true|false).
+func parseSwitch(d *caddyfile.Dispenser, name string, args []string) (*bool, error) {
+	if len(args) != 1 {
+		return nil, d.ArgErr()
+	}
+	var on bool
+	switch args[0] {
+	case "on", "true":
+		on = true
+	case "off", "false":
+		on = false
+	default:
+		return nil, d.Errf("%s takes on or off, got %q", name, args[0])
+	}
+	return &on, nil
 }
 
 // parseCount parses a count. In the Caddyfile a count is a positive
@@ -274,6 +293,16 @@ func parseDirective(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error)
 	}
 	setTransportDefaults(transport)
 	encodeTransport(proxy, transport)
+	if transport.TLS != nil && translator.FileTLS == nil {
+		// The file download client trusts what the upstream leg trusts;
+		// only the trust is copied, never a client certificate or a
+		// server name meant for Graph.
+		translator.FileTLS = &reverseproxy.TLSConfig{
+			CARaw:          transport.TLS.CARaw,
+			RootCAPool:     transport.TLS.RootCAPool,
+			RootCAPEMFiles: transport.TLS.RootCAPEMFiles,
+		}
+	}
 
 	prefix := normalizePrefix(translator.Prefix)
 	route := caddyhttp.Route{

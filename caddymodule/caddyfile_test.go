@@ -1,6 +1,8 @@
 package caddymodule
 
 import (
+	"time"
+
 	"testing"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -243,4 +245,51 @@ func TestDirectiveRefusesTLSDowngrade(t *testing.T) {
 	_, err := adapt(t, site("http://127.0.0.1:9000/v1.0", "insecure_upstream\n\t\ttransport fastcgi"))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "transport must be http")
+}
+
+// The file endpoint's options: file_hosts repeats and accumulates, the
+// download client gets the upstream transport's trust pool (never its
+// server name), file_proxy off and bad entries are refused where they
+// are checked.
+func TestDirectiveFileOptions(t *testing.T) {
+	cfg, err := adapt(t, `https://bridge.example {
+	devicebridge https://graph.example/v1.0 {
+		file_proxy on
+		file_hosts localhost:9445 *.cdn.example
+		file_hosts files.example
+		max_file_streams 8
+		file_idle_timeout 45s
+		transport http {
+			tls_trust_pool pki_root local
+			tls_server_name graph.internal
+		}
+	}
+}`)
+	require.NoError(t, err)
+	h := cfg.Get("apps.http.servers.srv0.routes.0.handle.0.routes.0.handle.0")
+	assert.True(t, h.Get("file_proxy").Bool())
+	assert.Equal(t, `["localhost:9445","*.cdn.example","files.example"]`, h.Get("file_hosts").Raw)
+	assert.Equal(t, int64(8), h.Get("max_file_streams").Int())
+	assert.Equal(t, int64(45*time.Second), h.Get("file_idle_timeout").Int())
+	assert.Equal(t, "pki_root", h.Get("file_tls.ca.provider").String())
+	assert.False(t, h.Get("file_tls.server_name").Exists(), "Graph's server name is not the download host's")
+
+	off, err := adapt(t, "https://bridge.example {\ndevicebridge https://graph.example/v1.0 {\n file_proxy off\n}\n}")
+	require.NoError(t, err)
+	assert.False(t, off.Get("apps.http.servers.srv0.routes.0.handle.0.routes.0.handle.0.file_proxy").Bool())
+	assert.True(t, off.Get("apps.http.servers.srv0.routes.0.handle.0.routes.0.handle.0.file_proxy").Exists())
+
+	for body, want := range map[string]string{
+		"file_proxy maybe":      "file_proxy",
+		"file_hosts":            "wrong argument count",
+		"max_file_streams 0":    "max_file_streams",
+		"file_idle_timeout -1s": "file_idle_timeout",
+	} {
+		_, err := adapt(t, "https://bridge.example {\ndevicebridge https://graph.example/v1.0 {\n "+body+"\n}\n}")
+		require.Error(t, err, body)
+		assert.Contains(t, err.Error(), want, body)
+	}
+	err = validateCaddyfile(t, "http://localhost:0 {\n\tdevicebridge https://graph.example/v1.0 {\n\t\tfile_hosts https://x.example\n\t}\n}\n")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "file_hosts")
 }

@@ -47,6 +47,7 @@ var (
 	devicePort   = 7443 + portOffset()
 	emulatorPort = 7444 + portOffset()
 	retryPort    = 7445 + portOffset()
+	downloadPort = 7446 + portOffset()
 
 	adminURL       = fmt.Sprintf("http://localhost:%d", adminPort)
 	deviceURL      = fmt.Sprintf("https://localhost:%d/device/v1/batch", devicePort)
@@ -54,6 +55,7 @@ var (
 	plainURL       = fmt.Sprintf("http://localhost:%d/device/v1/batch", plainPort)
 	emulatorURL    = fmt.Sprintf("https://localhost:%d", emulatorPort)
 	retryDeviceURL = fmt.Sprintf("https://localhost:%d/device/v1/batch", retryPort)
+	downloadURL    = fmt.Sprintf("https://localhost:%d", downloadPort)
 	retryBase      = fmt.Sprintf("https://localhost:%d/device/v1", retryPort)
 )
 
@@ -89,6 +91,13 @@ type testServer struct {
 	// that names POST), to prove the directive still never resends a
 	// non-idempotent request.
 	retrySite bool
+
+	// downloadSite adds the emulator's download host as its own site on
+	// downloadPort (graph_emulator download_only, plus these extra
+	// subdirectives), and points the emulator's download URLs at it. The
+	// bridge fetches from it only when its file_hosts name it.
+	downloadSite     bool
+	downloadEmulator string // extra subdirectives of the download host
 }
 
 // caddyfile returns the server's Caddyfile text.
@@ -170,9 +179,25 @@ func (s testServer) caddyfile() string {
 	line(1, "encode gzip")
 	line(1, "graph_emulator {")
 	line(2, "seed demo")
+	if s.downloadSite {
+		line(2, "download_origin %s", downloadURL)
+	}
 	line(2, "%s", s.emulator)
 	line(1, "}")
 	line(0, "}")
+
+	if s.downloadSite {
+		b.WriteString("\n")
+		line(0, "https://localhost:%d {", downloadPort)
+		if s.acmeDeviceCert {
+			line(1, "tls internal")
+		}
+		line(1, "graph_emulator {")
+		line(2, "download_only")
+		line(2, "%s", s.downloadEmulator)
+		line(1, "}")
+		line(0, "}")
+	}
 	return b.String()
 }
 

@@ -27,6 +27,7 @@ type metrics struct {
 	localThrottles    *prometheus.CounterVec
 	errors            *prometheus.CounterVec
 	governorWait      prometheus.Histogram
+	fileHostsRefused  *prometheus.CounterVec
 }
 
 var (
@@ -67,12 +68,16 @@ func newMetrics() *metrics {
 			Help:    "Time a request waited for its mailboxes' slots in the per-mailbox governor (admitted or not).",
 			Buckets: []float64{0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
 		}),
+		fileHostsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "file_hosts_refused_total",
+			Help: "File downloads refused before any byte was fetched, by reason (scheme: not https or malformed; host: off file_hosts, also on a redirect hop; address: not public at connect time; redirects: more than 2 hops).",
+		}, []string{"reason"}),
 	}
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.commands, m.envelopeErrors, m.translateDuration, m.upstreamResponses, m.localThrottles,
-		m.errors, m.governorWait}
+		m.errors, m.governorWait, m.fileHostsRefused}
 }
 
 // provisionMetrics registers the shared collectors on ctx's registry.
@@ -118,6 +123,10 @@ func (m *metrics) observeTranslate(phase string, took time.Duration) {
 
 func (m *metrics) countUpstream(status int) {
 	m.upstreamResponses.WithLabelValues(strconv.Itoa(status)).Inc()
+}
+
+func (m *metrics) countFileHostRefused(reason string) {
+	m.fileHostsRefused.WithLabelValues(reason).Inc()
 }
 
 func (m *metrics) countLocalThrottle(reason string) {

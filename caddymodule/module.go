@@ -7,6 +7,7 @@
 package caddymodule
 
 import (
+	"crypto/tls"
 	"encoding/base64"
 	"fmt"
 	"net/url"
@@ -16,6 +17,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 	"go.uber.org/zap"
 
 	"github.com/devicebridge/caddy-devicebridge/governor"
@@ -48,9 +50,11 @@ const (
 // back into the device's form.
 //
 // The handler stores nothing about users: sync positions travel in the
-// sealed state the device holds. It never opens an upstream connection of
-// its own; transport, TLS trust, load balancing and retries are
-// reverse_proxy's. The `devicebridge` Caddyfile directive sets up both.
+// sealed state the device holds. It opens no connection to Graph of its
+// own; transport, TLS trust, load balancing and retries are
+// reverse_proxy's. The one connection it makes itself is the file
+// endpoint's fetch of a pre-authenticated download URL, which carries no
+// token and goes only to the file_hosts allow list. The `devicebridge` Caddyfile directive sets up both.
 //
 // The next handler only ever receives requests the handler rewrote into
 // upstream calls: any other request that reaches the handler, under
@@ -154,7 +158,42 @@ type Handler struct {
 	// is refused. Default: 2s.
 	BufferWait caddy.Duration `json:"buffer_wait,omitempty"`
 
+	// FileProxy serves GET {prefix}/files/{id}/content, where the bridge
+	// fetches a drive item's pre-authenticated download URL itself and
+	// streams it. Off, the path answers 404 and devices fetch the URL of
+	// files.link directly. Default: true.
+	FileProxy *bool `json:"file_proxy,omitempty"`
+
+	// FileHosts are the hosts the file endpoint fetches from, each an
+	// exact host or `*.suffix`, optionally with a port (else only 443);
+	// https only, and only at public addresses (checked when connecting)
+	// unless the entry names the host exactly. Every redirect hop (at most
+	// 2) is checked the same way. Default: the upstream cloud's download
+	// hosts — global `*.sharepoint.com`, `my.microsoftpersonalcontent.com`,
+	// `*.files.1drv.com`; US Gov (graph.microsoft.us) `*.sharepoint.us`;
+	// DoD (dod-graph.microsoft.us) `*.sharepoint-mil.us`; China
+	// (microsoftgraph.chinacloudapi.cn) `*.sharepoint.cn`.
+	FileHosts []string `json:"file_hosts,omitempty"`
+
+	// MaxFileStreams is the most file downloads this handler streams at
+	// once; one more is answered 503 upstream_unavailable with
+	// Retry-After 5. Default: 64.
+	MaxFileStreams int `json:"max_file_streams,omitempty"`
+
+	// FileIdleTimeout is how long a file download may wait for the
+	// download host's response headers or its next bytes; a download has
+	// no total timeout. Default: 30s.
+	FileIdleTimeout caddy.Duration `json:"file_idle_timeout,omitempty"`
+
+	// FileTLS is the TLS trust of the file download client. The directive
+	// fills it with the trust pool of the upstream transport's TLS
+	// (tls_trust_pool and the like), so download hosts are verified as
+	// Graph is; only the trust is taken, never client certificates or a
+	// server name. Default: the system's roots.
+	FileTLS *reverseproxy.TLSConfig `json:"file_tls,omitempty"`
+
 	translator *translate.Translator
+	files      *fileFetcher
 	governor   *governor.Governor
 	budget     *governor.Budget
 	budgetKey  string
@@ -250,6 +289,39 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("registering metrics: %v", err)
 	}
+	return h.provisionFiles(ctx)
+}
+
+// provisionFiles sets the file endpoint's defaults and builds its client.
+func (h *Handler) provisionFiles(ctx caddy.Context) error {
+	if h.FileProxy == nil {
+		on := true
+		h.FileProxy = &on
+	}
+	if !*h.FileProxy {
+		return nil
+	}
+	if h.MaxFileStreams == 0 {
+		h.MaxFileStreams = DefaultMaxFileStreams
+	}
+	if h.FileIdleTimeout == 0 {
+		h.FileIdleTimeout = caddy.Duration(DefaultFileIdleTimeout)
+	}
+	entries, named := h.FileHosts, true
+	if len(entries) == 0 {
+		entries, named = defaultFileHosts(h.upstream.Hostname()), false
+	}
+	hosts, err := parseFileHosts(entries, named)
+	if err != nil {
+		return err
+	}
+	var trust *tls.Config
+	if h.FileTLS != nil {
+		if trust, err = h.FileTLS.MakeTLSClientConfig(ctx); err != nil {
+			return fmt.Errorf("file_tls: %v", err)
+		}
+	}
+	h.files = newFileFetcher(hosts, trust, h.MaxFileStreams, time.Duration(h.FileIdleTimeout), h.metrics.countFileHostRefused)
 	return nil
 }
 
@@ -268,6 +340,12 @@ func (h *Handler) Validate() error {
 	}
 	if h.MaxInflightPerMailbox < 0 || time.Duration(h.QueueTimeout) < 0 || h.MaxTrackedMailboxes < 0 {
 		return fmt.Errorf("max_inflight_per_mailbox, queue_timeout and max_tracked_mailboxes must not be negative")
+	}
+	if h.MaxFileStreams < 0 || time.Duration(h.FileIdleTimeout) < 0 {
+		return fmt.Errorf("max_file_streams and file_idle_timeout must not be negative")
+	}
+	if _, err := parseFileHosts(h.FileHosts, true); err != nil {
+		return err
 	}
 	return nil
 }

@@ -60,6 +60,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return h.serveHealth(w, r)
 	default:
 		if route, ok := h.downloadRouteOf(r); ok {
+			if route.fileID != "" {
+				return h.serveFile(w, r, next, route.fileID)
+			}
 			return h.serveDownload(w, r, next, route)
 		}
 		return h.writeError(w, errNoEndpoint)

@@ -52,6 +52,7 @@ const mimeContentType = "message/rfc822"
 type downloadRoute struct {
 	messageID    string
 	attachmentID string // "" for the MIME endpoint
+	fileID       string // the drive item of GET {prefix}/files/{id}/content
 }
 
 // downloadRouteOf parses {prefix}/messages/{id}/attachments/{aid} and
@@ -72,6 +73,9 @@ func (h *Handler) downloadRouteOf(r *http.Request) (downloadRoute, bool) {
 			return downloadRoute{}, false
 		}
 		segs[i] = u
+	}
+	if id, ok := fileIDOf(segs); ok {
+		return downloadRoute{fileID: id}, true
 	}
 	switch {
 	case len(segs) == 3 && segs[0] == "messages" && segs[2] == "mime":

@@ -23,7 +23,7 @@ var forwardedHeaders = []string{"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwa
 // rewriteForUpstream turns the device request r into the upstream call, in
 // place, for reverse_proxy to send. Only an allowlist of headers survives:
 // the device's Authorization verbatim, a client-request-id, the call's
-// Prefer values and its content type. Cookies, X-Forwarded-*, hop-by-hop
+// Prefer values, its If-None-Match and its content type. Cookies, X-Forwarded-*, hop-by-hop
 // headers and the device's Accept-Encoding are dropped.
 //
 // r.RequestURI, which no client sends (the upstream request line is built
@@ -40,7 +40,7 @@ func rewriteForUpstream(r *http.Request, upstream *url.URL, call *translate.Call
 	// One backing array holds every header value; each header gets a
 	// full-capacity slice of it, so an append by a later handler copies
 	// rather than overwrites its neighbour.
-	values := make([]string, 0, 5+len(call.Prefer))
+	values := make([]string, 0, 6+len(call.Prefer))
 	one := func(v string) []string {
 		values = append(values, v)
 		return values[len(values)-1 : len(values) : len(values)]
@@ -53,6 +53,10 @@ func rewriteForUpstream(r *http.Request, upstream *url.URL, call *translate.Call
 		start := len(values)
 		values = append(values, call.Prefer...)
 		header["Prefer"] = values[start:len(values):len(values)]
+	}
+	if call.IfNoneMatch != "" {
+		// files.list's etag: Graph answers 304 while the folder is unchanged.
+		header["If-None-Match"] = one(call.IfNoneMatch)
 	}
 	for _, name := range forwardedHeaders {
 		header[name] = nil

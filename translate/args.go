@@ -59,6 +59,12 @@ const (
 	argRead
 	argFlag
 	argCats
+	// Files (query, folder, id, since, window and state are shared).
+	argDrive
+	argFrom
+	argThumbs
+	argEtag
+	argScope
 )
 
 // argValues holds the raw values of the known arguments of one command.
@@ -69,6 +75,12 @@ type argValues struct {
 	name, given, surname, emails, mobile, business, home, company, title              gjson.Result
 	// Mail actions and search.
 	to, cc, bcc, attachments, save, all, query, read, flag, cats gjson.Result
+	// Files.
+	drive, from, thumbs, etag, scope gjson.Result
+
+	// now is the translator's clock, for defaults relative to the current
+	// time (attachments.recent's since); set by parseArgs.
+	now func() time.Time
 
 	// written are the values collectArgs set, so that reset clears only
 	// them: clearing the whole struct on the heap costs a write barrier
@@ -123,6 +135,16 @@ func (a *argValues) slot(name string) (argBit, *gjson.Result) {
 		return argFlag, &a.flag
 	case "cats":
 		return argCats, &a.cats
+	case "drive":
+		return argDrive, &a.drive
+	case "from":
+		return argFrom, &a.from
+	case "thumbs":
+		return argThumbs, &a.thumbs
+	case "etag":
+		return argEtag, &a.etag
+	case "scope":
+		return argScope, &a.scope
 	}
 	return a.pimSlot(name)
 }
@@ -169,7 +191,7 @@ func (t *Translator) parseArgs(c *command, spec *opSpec, a *argValues, args gjso
 		}
 		c.mailbox = a.mailbox.Str
 	}
-	if spec.args&argFolder != 0 {
+	if spec.args&argFolder != 0 && spec.flags&opOwnIDs == 0 {
 		if !a.folder.Exists() {
 			return invalidArgs(msgMissingFolder)
 		}
@@ -182,7 +204,7 @@ func (t *Translator) parseArgs(c *command, spec *opSpec, a *argValues, args gjso
 		}
 		c.folder = f
 	}
-	if spec.args&argID != 0 {
+	if spec.args&argID != 0 && spec.flags&opOwnIDs == 0 {
 		missing, bad := msgMissingMessageID, msgBadMessageID
 		if spec.flags&opItemID != 0 {
 			missing, bad = msgMissingItemID, msgBadItemID
@@ -210,6 +232,7 @@ func (t *Translator) parseArgs(c *command, spec *opSpec, a *argValues, args gjso
 		}
 		c.since = s
 	}
+	a.now = t.now
 	if perr := spec.parse(c, a); perr != nil {
 		return perr
 	}

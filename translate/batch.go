@@ -22,6 +22,9 @@ type Call struct {
 	ContentType string
 	// Body is the request body (the $batch envelope), nil for a GET.
 	Body []byte
+	// IfNoneMatch is the value for an If-None-Match header; "" for none
+	// (files.list's etag: Graph answers 304 when the folder is unchanged).
+	IfNoneMatch string
 }
 
 // Prefer values.
@@ -40,7 +43,7 @@ var maxPageSizePrefer = func() (t [maxWindow + 1]string) {
 
 // preferFor appends the Prefer values of command c to dst.
 func (t *Translator) preferFor(dst []string, c *command, spec *opSpec) []string {
-	if spec.flags&opDelta != 0 && c.window >= 1 && c.window <= maxWindow {
+	if spec.flags&opDelta != 0 && spec.flags&opTopWindow == 0 && c.window >= 1 && c.window <= maxWindow {
 		dst = append(dst, maxPageSizePrefer[c.window])
 	}
 	if spec.flags&opBodyType != 0 {
@@ -79,6 +82,7 @@ func (p *Plan) buildCall() {
 				p.call.RawQuery = c.url[c.pathLen+1:]
 			}
 			p.call.Prefer = t.preferFor(p.prefer[:0], c, spec)
+			p.call.IfNoneMatch = c.ifNoneMatch
 			break
 		}
 		p.Upstream = &p.call
@@ -106,8 +110,9 @@ func (p *Plan) buildCall() {
 		b = append(b, `","url":`...)
 		b = appendJSONString(b, c.url)
 		pv := t.preferFor(prefer[:0], c, spec)
-		if len(pv) > 0 || c.payload != nil {
+		if len(pv) > 0 || c.payload != nil || c.ifNoneMatch != "" {
 			b = append(b, `,"headers":{`...)
+			sep := false
 			if len(pv) > 0 {
 				b = append(b, `"Prefer":"`...)
 				for j, v := range pv {
@@ -117,12 +122,21 @@ func (p *Plan) buildCall() {
 					b = appendJSONEscaped(b, v)
 				}
 				b = append(b, '"')
+				sep = true
 			}
 			if c.payload != nil {
-				if len(pv) > 0 {
+				if sep {
 					b = append(b, ',')
 				}
 				b = append(b, `"Content-Type":"application/json"`...)
+				sep = true
+			}
+			if c.ifNoneMatch != "" {
+				if sep {
+					b = append(b, ',')
+				}
+				b = append(b, `"If-None-Match":`...)
+				b = appendJSONString(b, c.ifNoneMatch)
 			}
 			b = append(b, '}')
 		}

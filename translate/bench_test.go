@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -445,4 +446,258 @@ func BenchmarkBatch20(b *testing.B) {
 			p.Respond(&dst, 200, nil, ans)
 		}
 	})
+}
+
+// benchFileNames feed the realistic drive page: non-ASCII names, names
+// with quotes, and the file types of an office user's OneDrive.
+var benchFileNames = []struct{ name, mime string }{
+	{"Q3 roadmap review.pptx", "application/vnd.openxmlformats-officedocument.presentationml.presentation"},
+	{"Budget 2026 (final).xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
+	{"Angebot für die Erweiterung.docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"},
+	{"会議の議事録.docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"},
+	{`Contract "v7" signed.pdf`, "application/pdf"},
+	{"IMG_20260301_101532.jpg", "image/jpeg"},
+	{"Réunion d'équipe — notes.txt", "text/plain"},
+	{"design-assets.zip", "application/zip"},
+}
+
+// filesPage50 builds a realistic 50-item page of a business drive's delta
+// in Graph's shape for files.sync's $select: the root first, folders
+// before their files, eTags with escaped quotes, parentReference without
+// path, file facets with mimeType and hashes, webUrls, three tombstones
+// without name, and a nextLink.
+func filesPage50() []byte {
+	const drive = "b!wPkbr73ub6X5DFS4LAxkwUT4pX4O2SzElfi3J4iQ-HzA-Ruvve5vpfkMVLgsDGTB"
+	const web = "https://contoso-my.sharepoint.com/personal/alice_contoso_example/Documents"
+	var b strings.Builder
+	rnd := benchRand(7)
+	id := func(i int) string { return fmt.Sprintf("01XLP57TBCST43TKXCNHYWQ5BRXLD%05d", i) }
+	b.WriteString(`{"@odata.context":"https://graph.microsoft.com/v1.0/$metadata#Collection(driveItem)",` +
+		`"@odata.nextLink":"https://graph.microsoft.com/v1.0/me/drive/root/delta(token='MzslMTswOzE7NjM4NzA2Mzg0MDk0NzAwMDAwOzE5NDI3MTUzNTU7MDs%3d')` +
+		`?$select=id,name,size,eTag,lastModifiedDateTime,parentReference,file,folder,package,root,remoteItem,deleted,webUrl&$top=50","value":[`)
+	fmt.Fprintf(&b, `{"eTag":"\"{A861F036-7B32-F0F3-834E-1D032DB630D6},8\"","id":"%s","lastModifiedDateTime":"2025-09-27T00:00:00Z","name":"root",`+
+		`"webUrl":"%s","size":664673762,"parentReference":{"driveType":"business","driveId":"%s"},"folder":{"childCount":7},"root":{}}`, id(0), web, drive)
+	folder := 0
+	for i := 1; i < 50; i++ {
+		b.WriteByte(',')
+		switch {
+		case i%8 == 1: // a folder below the previous one or the root
+			parent := folder
+			folder = i
+			fmt.Fprintf(&b, `{"eTag":"\"{AB4D6254-84E1-71BD-1D62-DC09EC1%05d},%d\"","id":"%s","lastModifiedDateTime":"2026-01-%02dT07:00:00Z","name":"Project %d — Ölfeld",`+
+				`"webUrl":"%s/Project%%20%d","size":%d,"parentReference":{"driveType":"business","driveId":"%s","id":"%s"},"folder":{"childCount":%d}}`,
+				i, 1+rnd.intn(20), id(i), 1+i%28, i, web, i, 1000+rnd.intn(1<<30), drive, id(parent), rnd.intn(40))
+		case i%16 == 7: // a tombstone: business drives omit the name
+			fmt.Fprintf(&b, `{"id":"%s","parentReference":{"driveType":"business","driveId":"%s","id":"%s"},"file":{},"deleted":{"state":"deleted"},"size":0}`,
+				id(i), drive, id(folder))
+		default:
+			f := benchFileNames[rnd.intn(len(benchFileNames))]
+			fmt.Fprintf(&b, `{"eTag":"\"{9DBA097B-AC5F-5C02-E532-823062C%05d},%d\"","id":"%s","lastModifiedDateTime":"2026-02-%02dT%02d:00:00Z","name":%s,`+
+				`"webUrl":"%s/Project%%20%d/%s","size":%d,"parentReference":{"driveType":"business","driveId":"%s","id":"%s"},`+
+				`"file":{"mimeType":"%s","hashes":{"quickXorHash":"k2TSbXUGQgPhCmz3PYk5Rg%05d4cE="}}}`,
+				i, 1+rnd.intn(9), id(i), 1+i%28, i%24, jsonQuote(f.name), web, folder, url.PathEscape(f.name), rnd.intn(50<<20), drive, id(folder), f.mime, i)
+		}
+	}
+	b.WriteString(`]}`)
+	return []byte(b.String())
+}
+
+// jsonQuote writes s as a JSON string the way Graph does (UTF-8 kept).
+func jsonQuote(s string) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s)
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// naive drive types of the encoding/json baseline.
+type (
+	naiveDriveItem struct {
+		ID              string `json:"id"`
+		Name            string `json:"name"`
+		Size            *int64 `json:"size"`
+		ETag            string `json:"eTag"`
+		Modified        string `json:"lastModifiedDateTime"`
+		WebURL          string `json:"webUrl"`
+		ParentReference *struct {
+			ID      string `json:"id"`
+			DriveID string `json:"driveId"`
+		} `json:"parentReference"`
+		File *struct {
+			MimeType string `json:"mimeType"`
+		} `json:"file"`
+		Folder *struct {
+			ChildCount int `json:"childCount"`
+		} `json:"folder"`
+		Package    *struct{} `json:"package"`
+		Root       *struct{} `json:"root"`
+		Deleted    *struct{} `json:"deleted"`
+		RemoteItem *struct {
+			ID              string `json:"id"`
+			ParentReference struct {
+				DriveID string `json:"driveId"`
+			} `json:"parentReference"`
+		} `json:"remoteItem"`
+	}
+	naiveDrivePage struct {
+		Next  string           `json:"@odata.nextLink"`
+		Delta string           `json:"@odata.deltaLink"`
+		Value []naiveDriveItem `json:"value"`
+	}
+	naiveRemote struct {
+		Drive string `json:"drive,omitempty"`
+		ID    string `json:"id"`
+	}
+	naiveFile struct {
+		ID       string       `json:"id"`
+		Name     string       `json:"name,omitempty"`
+		Parent   string       `json:"parent,omitempty"`
+		Drive    string       `json:"drive,omitempty"`
+		Size     *int64       `json:"size,omitempty"`
+		Modified string       `json:"modified,omitempty"`
+		ETag     string       `json:"etag,omitempty"`
+		MIME     string       `json:"mime,omitempty"`
+		Kind     string       `json:"kind,omitempty"`
+		Root     bool         `json:"root,omitempty"`
+		Remote   *naiveRemote `json:"remote,omitempty"`
+		Web      string       `json:"web,omitempty"`
+	}
+	naiveFileChange struct {
+		Op   string     `json:"op"`
+		ID   string     `json:"id,omitempty"`
+		File *naiveFile `json:"file,omitempty"`
+	}
+	naiveFilesResponse struct {
+		Results []naiveFilesResult `json:"results"`
+	}
+	naiveFilesResult struct {
+		ID     string `json:"id"`
+		Status int    `json:"status"`
+		Data   struct {
+			Changes []naiveFileChange `json:"changes"`
+			State   string            `json:"state"`
+			More    bool              `json:"more"`
+		} `json:"data"`
+	}
+)
+
+// naiveTranslateFiles is the encoding/json baseline of a files.sync page.
+func naiveTranslateFiles(out *bytes.Buffer, data []byte) error {
+	var pg naiveDrivePage
+	if err := json.Unmarshal(data, &pg); err != nil {
+		return err
+	}
+	resp := naiveFilesResponse{Results: make([]naiveFilesResult, 1)}
+	res := &resp.Results[0]
+	res.ID, res.Status = "c1", 200
+	res.Data.Changes = make([]naiveFileChange, 0, len(pg.Value))
+	for i := range pg.Value {
+		it := &pg.Value[i]
+		if it.Deleted != nil {
+			res.Data.Changes = append(res.Data.Changes, naiveFileChange{Op: "delete", ID: it.ID})
+			continue
+		}
+		f := &naiveFile{ID: it.ID, Name: it.Name, Size: it.Size, Modified: it.Modified, ETag: it.ETag, Web: it.WebURL, Root: it.Root != nil}
+		if it.ParentReference != nil {
+			f.Parent, f.Drive = it.ParentReference.ID, it.ParentReference.DriveID
+		}
+		switch {
+		case it.Package != nil:
+			f.Kind = "package"
+		case it.Folder != nil:
+			f.Kind = "folder"
+		case it.File != nil:
+			f.Kind, f.MIME = "file", it.File.MimeType
+		}
+		if it.RemoteItem != nil {
+			f.Remote = &naiveRemote{Drive: it.RemoteItem.ParentReference.DriveID, ID: it.RemoteItem.ID}
+		}
+		res.Data.Changes = append(res.Data.Changes, naiveFileChange{Op: "upsert", File: f})
+	}
+	res.Data.State, res.Data.More = pg.Next, pg.Next != ""
+	return json.NewEncoder(out).Encode(&resp)
+}
+
+// BenchmarkTranslateFilesPage translates the 50-item drive delta page into
+// files.sync's device form (bridge) next to its two baselines on the same bytes.
+func BenchmarkTranslateFilesPage(b *testing.B) {
+	page := filesPage50()
+	b.Run("bridge", func(b *testing.B) {
+		tr, _ := newTestTranslator(b, func(o *Options) { o.ImmutableIDs = true })
+		p := mustPlan(b, tr, cmd("files.sync", `{"window":50}`))
+		defer p.Release()
+		var dst bytes.Buffer
+		if o := p.Respond(&dst, 200, nil, page); o.Status != 200 || !json.Valid(dst.Bytes()) ||
+			!strings.Contains(dst.String(), `"more":true`) || strings.Count(dst.String(), `"op":"upsert"`) != 47 {
+			b.Fatalf("bad translation: %.300s", dst.String())
+		}
+		b.SetBytes(int64(len(page)))
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			dst.Reset()
+			p.Respond(&dst, 200, nil, page)
+		}
+	})
+	b.Run("json_valid", func(b *testing.B) {
+		b.SetBytes(int64(len(page)))
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if !json.Valid(page) {
+				b.Fatal("invalid")
+			}
+		}
+	})
+	b.Run("encoding_json", func(b *testing.B) {
+		var out bytes.Buffer
+		if err := naiveTranslateFiles(&out, page); err != nil || strings.Count(out.String(), `"op":"upsert"`) != 47 {
+			b.Fatalf("baseline: %v %.300s", err, out.String())
+		}
+		b.SetBytes(int64(len(page)))
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			out.Reset()
+			if err := naiveTranslateFiles(&out, page); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// TestFilesPage50Translation pins the benchmark page: it is valid JSON, and
+// the bridge's translation holds the same changes as the baseline's.
+func TestFilesPage50Translation(t *testing.T) {
+	page := filesPage50()
+	if !json.Valid(page) || !validJSON(string(page), maxUpstreamDepth) {
+		t.Fatal("benchmark page is not valid JSON")
+	}
+	tr, _ := newTestTranslator(t)
+	p := mustPlan(t, tr, cmd("files.sync", `{"window":50}`))
+	out, _ := respond(t, p, 200, nil, string(page))
+	p.Release()
+	var dev naiveFilesResponse
+	if err := json.Unmarshal([]byte(out), &dev); err != nil || len(dev.Results) != 1 {
+		t.Fatalf("device answer: %v", err)
+	}
+	var naive bytes.Buffer
+	if err := naiveTranslateFiles(&naive, page); err != nil {
+		t.Fatal(err)
+	}
+	var base naiveFilesResponse
+	if err := json.Unmarshal(naive.Bytes(), &base); err != nil {
+		t.Fatal(err)
+	}
+	got, want := dev.Results[0].Data.Changes, base.Results[0].Data.Changes
+	if len(got) != 50 || len(want) != 50 {
+		t.Fatalf("changes: %d, baseline %d", len(got), len(want))
+	}
+	for i := range got {
+		gj, _ := json.Marshal(got[i])
+		wj, _ := json.Marshal(want[i])
+		if !bytes.Equal(gj, wj) {
+			t.Fatalf("change %d:\n got  %s\n want %s", i, gj, wj)
+		}
+	}
 }

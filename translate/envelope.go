@@ -39,6 +39,10 @@ type command struct {
 	action  string    // path segment after the item id (event.respond), "" for none
 	search  string    // mail.search query, as given
 	ident   *Identity // the plan's identity, which its states are bound to
+	// Files (files.go).
+	drive       string    // drive argument, checked; "" for the user's own drive
+	ifNoneMatch string    // files.list's etag argument, sent as If-None-Match on the first call
+	fileOpts    fileFlags // files.sync from now, files.list thumbs, files.search scope all
 }
 
 // Plan is one device request turned into (at most) one upstream call. Create
@@ -269,7 +273,9 @@ func (c *command) buildURL(spec *opSpec, b []byte) {
 		}
 		return
 	}
-	b = appendRoot(b, c.mailbox)
+	if spec.flags&opOwnRoot == 0 {
+		b = appendRoot(b, c.mailbox)
+	}
 	b = spec.path(b, c)
 	c.pathLen = len(b)
 	if spec.query != nil {

@@ -68,7 +68,7 @@ func checkPlan(t *testing.T, p *Plan) {
 		if c.err != nil || c.link != "" {
 			continue
 		}
-		checkBuiltPath(t, c.url[:c.pathLen])
+		checkFilePath(t, c.url[:c.pathLen]) // checkBuiltPath, and files.search's literal
 		if c.pathLen < len(c.url) {
 			checkQuery(t, c.url[c.pathLen+1:])
 		}
@@ -81,6 +81,7 @@ func FuzzPlan(f *testing.F) {
 		cmd("mail.get", `{"id":"AAk+=","body":"html","fields":["subject","body"],"mailbox":"a@b"}`),
 		cmd("mail.sync", `{"folder":"AQ..","since":"2026-01-01T00:00:00Z","state":"AAAA"}`),
 		cmd("folder.get", `{"folder":"inbox"}`),
+		cmd("files.search", `{"query":"O'Brien (1)","scope":"all","drive":"b!x"}`),
 		`{"commands":[{"id":"a","op":"x"},{"id":"a","op":"x"}]}`,
 		`{"commands":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}`,
 		`{"commands":[{"id":"\u0063","op":"folders.sync","args":{"mailbox":"\u00e9@x","window":1e2}}]}`,

@@ -24,7 +24,7 @@ var goldenStates = []struct {
 	op    string
 	args  string // first call
 	page  string // upstream answer to the first call
-	state string // the version 1 state of that answer, sealed by an earlier build
+	state string // the version 1 state of that answer, sealed by an earlier build; "" for an op added since
 	bound string // the state sealed now for goldenIdentity
 	// unbound is the state sealed now for a token without an identity.
 	unbound string
@@ -75,6 +75,42 @@ var goldenStates = []struct {
 		unbound: "AgECAwQFBgcICQoLDOfmSJk1fMgjvl3F32WrvaEwacooJEHGL7_rhTbY1PRBOGkrnHPqzpsezbaXOZF97jYynQI3D8mdbR7W35nIhvNoXcdtXmmInOQ86X0orXxPB_W0Qcw",
 		next:    "/v1.0/users/bob@contoso.example/contacts/delta?$deltatoken=K1",
 	},
+	{
+		op:      "files.sync",
+		args:    `{"drive":"92F785471BCBB510","window":40}`,
+		page:    `{"value":[],"@odata.nextLink":"https://graph.microsoft.com/v1.0/drives/92F785471BCBB510/root/delta(token='Y1')?$select=id,name,size,eTag,lastModifiedDateTime,parentReference,file,folder,package,root,remoteItem,deleted,webUrl&$top=40"}`,
+		state:   "",
+		bound:   "AgECAwQFBgcICQoLDOfmSJk1fMgjpF3F32WrrKA8bdx0aReWKeu83naAltksH1N_wDOp2dsS1veHPZ59_DEilwUmAMueUEqdgseYmv1hVplSUptNb-Q_kYMBm_oC7H0QL_bTnICSonCg-kJlhuEXVb6CsgKxcl1hQp1PyU7LVF07mJzOYVF6NakRGmWHjXUU9s6Oor2PTzD6OpkG6bJyeyt5IaoH1WmmaSkpl43SQxuRrNVjtaD7Vn9BUbrYTzuxA8xkdyHJs_nbV_3_vXZ5jvdGmQ",
+		unbound: "AgECAwQFBgcICQoLDOfmSJk1fMgjpF3F32WrrKA8bdx0aReWKeu83naAltksH1N_wDOp2dsS1veHPZ59_DEilwUmAMueUEqdgseYmv1hVplSUptNb-Q_kYMBm_oC7H0QL_bTnICSonCg-kJlhuEXVb6CsgKxcl1hQp1PyU7LVF07mJzOYVF6NakRGmWHjXUU9s6Oor2PTzD6OpkG6bJyeyt5IaoH1WmmaSkpl43SQxuRrNVjtaD7Vn9BUbrYTzuxA8xkXsislg4Dw_6GK0e6wn6VNg",
+		next:    "/v1.0/drives/92F785471BCBB510/root/delta(token='Y1')?$select=id,name,size,eTag,lastModifiedDateTime,parentReference,file,folder,package,root,remoteItem,deleted,webUrl&$top=40",
+	},
+	{
+		op:      "files.list",
+		args:    `{"mailbox":"alice@contoso.example","folder":"01WV4DI7ROWS6FF4NX7PH35AMYDCSZANKW","window":20}`,
+		page:    `{"value":[],"@odata.nextLink":"https://graph.microsoft.com/v1.0/users/alice@contoso.example/drive/items/01WV4DI7ROWS6FF4NX7PH35AMYDCSZANKW/children?$top=20&$orderby=name&$skiptoken=L1"}`,
+		state:   "",
+		bound:   "AgECAwQFBgcICQoLDOfmSJk1fMgjmF3F32WrvaEwacooJ0LNDLnEiC3Z0_QcMj8viWLr29gYjbyRMYRssnAinQMwQcaIXi2O77GLu9daYMxgKcZnG70OtNUYqd4hzRImIdb6-7vcsmyE-UJ-heZNFY6MtlrXKxYgAZ9K3lnHWTIwn5TZIhtqO-wHB2aJxH1G1pvgQgM5cNwxKjLHwE2g9qwK",
+		unbound: "AgECAwQFBgcICQoLDOfmSJk1fMgjmF3F32WrvaEwacooJ0LNDLnEiC3Z0_QcMj8viWLr29gYjbyRMYRssnAinQMwQcaIXi2O77GLu9daYMxgKcZnG70OtNUYqd4hzRImIdb6-7vcsmyE-UJ-heZNFY6MtlrXKxYgAZ9K3lnHWTIwn5TZIhtqO-wHB2aJxH1G1pt-Skh4xL8jvmF3MEV031T1",
+		next:    "/v1.0/users/alice@contoso.example/drive/items/01WV4DI7ROWS6FF4NX7PH35AMYDCSZANKW/children?$top=20&$orderby=name&$skiptoken=L1",
+	},
+	{
+		op:      "files.search",
+		args:    `{"query":"O'Brien","scope":"all","window":10}`,
+		page:    `{"value":[],"@odata.nextLink":"https://graph.microsoft.com/v1.0/me/drive/search(q='O''Brien')?$top=10&$skiptoken=S1"}`,
+		state:   "",
+		bound:   "AgECAwQFBgcICQoLDOfmSJk1fMgjhl3F32Wrpbd6f8tuMEuLHLnlmSHfj-pSel5t1kH0wtEThfHcfIZm7SRnyEhnHZ3QeQ_VwJ3S1Ms8No7-lTuCOAmuqTXJTVOdMQ",
+		unbound: "AgECAwQFBgcICQoLDOfmSJk1fMgjhl3F32Wrpbd6f8tuMEuLHLnlmSHfj-pSel5t1kH0wtEThfHcfIZm7SRnyEhnHZ3QeQ_VwJ3S1Ms8whhdDYlOOjx8cZlZB6ze4Q",
+		next:    "/v1.0/me/drive/search(q='O''Brien')?$top=10&$skiptoken=S1",
+	},
+	{
+		op:      "attachments.recent",
+		args:    `{"folder":"inbox","window":25}`,
+		page:    `{"value":[],"@odata.nextLink":"https://graph.microsoft.com/v1.0/me/mailFolders/inbox/messages?$top=25&$skip=25"}`,
+		state:   "",
+		bound:   "AgECAwQFBgcICQoLDOfmSJk1fMgjlV3F32Wrpbd6dthuKmjLA7jhmTGYzvUNMmllnGb12NUax6vcfIZm7SRkzUhnHZ3QeUaInstczVWME6EWMA0eVvpUi8k",
+		unbound: "AgECAwQFBgcICQoLDOfmSJk1fMgjlV3F32Wrpbd6dthuKmjLA7jhmTGYzvUNMmllnGb12NUax6vcfIZm7SRkzUhnHZ3QeUaInhGGxejesZZ85keDcdX3nk4",
+		next:    "/v1.0/me/mailFolders/inbox/messages?$top=25&$skip=25",
+	},
 }
 
 // goldenIdentity is the identity of a token with tid "t1" and oid "u1".
@@ -112,6 +148,9 @@ func TestGoldenStates(t *testing.T) {
 			{"unbound, no identity", g.unbound, Identity{}, true},
 			{"unbound, a user", g.unbound, goldenIdentity, false},
 		} {
+			if open.state == "" {
+				continue // the op is newer than version 1 states
+			}
 			args := g.args[:len(g.args)-1] + `,"state":"` + open.state + `"}`
 			p := mustPlanFor(t, tr, cmd(g.op, args), open.identity)
 			switch {

@@ -249,7 +249,10 @@ func (p *Plan) appendResults(b []byte, r *responder, envRequestID string) []byte
 			fail.RequestID = envRequestID
 		default:
 			it := &p.items[i]
-			if it.status/100 == 2 {
+			if it.status == http.StatusNotModified && c.ifNoneMatch != "" {
+				// A conditional request (files.list's etag) whose object is unchanged.
+				b = append(b, `200,"data":{"notModified":true}`...)
+			} else if it.status/100 == 2 {
 				b = append(b, `200,"data":`...)
 				b, fail = p.appendData(b, c, it.body)
 				if fail != nil {

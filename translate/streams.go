@@ -2,12 +2,13 @@ package translate
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/tidwall/gjson"
 )
 
 // This file builds the upstream calls of the streaming endpoints
-// (docs/device-api.md §12) and maps their failed answers to device errors.
+// (docs/device-api.md §12 and the files section) and maps their failed answers to device errors.
 // The bodies themselves never pass through the translator: the caller
 // streams them.
 
@@ -112,4 +113,60 @@ func (t *Translator) UpstreamError(status int, header http.Header, body []byte) 
 	// commandFailure reads only its arguments, never the plan.
 	var p *Plan
 	return p.commandFailure(&r, &it)
+}
+
+// FileContentCall returns the call of the file streaming endpoint
+// (DEVICE_API.md §8, GET {prefix}/files/{id}/content[?drive=…]): GET
+// {base}/me/drive/items/{id}?$select=id,size,eTag,file,@microsoft.graph.downloadUrl
+// (/users/{mailbox}/drive/… with a mailbox, /drives/{drive}/… with a
+// drive), the item whose pre-authenticated download URL the caller then
+// takes from the JSON answer with FileDownloadURL. Never /content: its
+// 302 carries the URL in a Location header, which logs would print. Ids
+// follow the drive id rule (1–256 of [A-Za-z0-9!._~=-]); a bad one is 400
+// invalid_args.
+func (t *Translator) FileContentCall(mailbox, drive, itemID string) (*Call, *Error) {
+	if mailbox != "" && !validMailbox(mailbox) {
+		return nil, invalidArgs(msgBadMailbox)
+	}
+	if drive != "" && !validDriveID(drive) {
+		return nil, invalidArgs(msgBadDrive)
+	}
+	if !validDriveID(itemID) {
+		return nil, invalidArgs(msgBadFileID)
+	}
+	b := make([]byte, 0, len(t.basePath)+len(mailbox)*3+len(drive)*3+len(itemID)*3+32)
+	b = append(b, t.basePath...)
+	b = appendDriveRoot(b, mailbox, drive)
+	b = append(b, "/items/"...)
+	b = appendPathSegment(b, itemID)
+	c := t.streamCall(http.MethodGet, b, "")
+	c.RawQuery = fileLinkSelect
+	return c, nil
+}
+
+// FileDownloadURL reads the answer of a FileContentCall (a 2xx JSON body):
+// the item's @microsoft.graph.downloadUrl, unescaped, to be used byte for
+// byte. An answer that is not a JSON object is 502 upstream_error; an item
+// without a download URL (a folder or a package) is 400 invalid_args.
+func FileDownloadURL(body []byte) (string, *Error) {
+	s := bytesToString(body)
+	if !validJSON(s, maxUpstreamDepth) {
+		return "", upstreamMalformed()
+	}
+	root := gjson.Parse(s)
+	if !root.IsObject() {
+		return "", upstreamMalformed()
+	}
+	var url gjson.Result
+	eachMember(root.Raw, func(k string, v gjson.Result) bool {
+		if k == "@microsoft.graph.downloadUrl" {
+			url = v
+		}
+		return true
+	})
+	if url.Type != gjson.String || len(url.Raw) <= 2 {
+		return "", invalidArgs(msgNoDownloadURL)
+	}
+	// A copy: the caller's body buffer may be reused.
+	return strings.Clone(jsonStr(url)), nil
 }

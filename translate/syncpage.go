@@ -54,6 +54,9 @@ func (p *Plan) appendSyncData(b []byte, c *command, page gjson.Result) ([]byte, 
 	if !ok {
 		return b, upstreamBadLink()
 	}
+	if keep := c.op.spec().sealLink; keep != nil {
+		rel = keep(rel)
+	}
 	b = append(b, `],"state":"`...)
 	if p.scratch == nil {
 		p.scratch = getBuf()

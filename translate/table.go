@@ -9,7 +9,7 @@ import (
 // This file is the command table: one row per device op with everything the
 // envelope, the $batch packing and the answer translation need. The code of
 // each row lives in its family's file (folders.go, mail.go, mailactions.go,
-// search.go, attachments.go, calendar.go, contacts.go); the generic machinery
+// search.go, attachments.go, calendar.go, contacts.go, files.go); the generic machinery
 // only reads rows.
 
 // opKind is an op's wire id. It is sealed into every state (the additional
@@ -42,6 +42,15 @@ const (
 	opUTC
 	// opItemID: the id argument names a calendar or contact item, not a message.
 	opItemID
+	// opOwnRoot: the row's path writes the whole path, its root included
+	// (the file commands: /me/drive, /users/{mailbox}/drive or /drives/{drive}).
+	opOwnRoot
+	// opOwnIDs: the folder and id arguments are the row's parse's to check
+	// (drive item ids, an optional folder), not parseArgs'.
+	opOwnIDs
+	// opTopWindow: the window is the $top of the first call, written by the
+	// row's query; a delta sync sends no Prefer odata.maxpagesize.
+	opTopWindow
 )
 
 // opSpec is one row of the command table.
@@ -74,6 +83,9 @@ type opSpec struct {
 	scope func(c *command) string
 	// stateFields reports whether a state may carry the field set (opDelta and opPaged only).
 	stateFields func(fieldSet) bool
+	// sealLink rewrites a delta page's checked link before it is sealed
+	// (opDelta only); nil seals the link as Graph gave it.
+	sealLink func(rel string) string
 }
 
 // stateful reports whether the op issues and accepts a state.
@@ -123,6 +135,11 @@ var opRows = [...]opSpec{
 	{wire: 12, name: "attachments.list", args: argMailbox | argID, method: http.MethodGet,
 		parse: parseNoArgs, path: attachmentsPath, query: attachmentsQuery, answer: appendAttachmentsData},
 
+	{wire: 29, name: "attachments.recent", args: argMailbox | argFolder | argSince | argState | argWindow,
+		flags: opPaged | opOwnIDs, method: http.MethodGet,
+		parse: parseRecentAttachmentsArgs, path: recentAttachmentsPath, query: recentAttachmentsQuery,
+		answer: (*Plan).appendRecentAttachmentsData, scope: folderScope, stateFields: isFileFields},
+
 	// Calendar (calendar.go).
 	{wire: 13, name: "calendar.sync", args: argMailbox | argState | argWindow | argStart | argEnd,
 		flags: opDelta | opUTC, method: http.MethodGet,
@@ -148,6 +165,22 @@ var opRows = [...]opSpec{
 		parse: parseContactArgs, path: contactPath, answer: appendContactData},
 	{wire: 21, name: "contact.delete", args: argMailbox | argID, flags: opEmptyData | opItemID, method: http.MethodDelete,
 		parse: parseNoArgs, path: contactPath, answer: appendEmptyData},
+
+	// Files (files.go).
+	{wire: 25, name: "files.sync", args: argMailbox | argDrive | argState | argWindow | argFrom,
+		flags: opDelta | opOwnRoot | opTopWindow, method: http.MethodGet,
+		parse: parseFilesSyncArgs, path: filesSyncPath, query: filesSyncQuery, answer: (*Plan).appendSyncData,
+		changes: appendFileChanges, scope: filesSyncScope, stateFields: isFileFields, sealLink: dropLatestToken},
+	{wire: 26, name: "files.list", args: argMailbox | argDrive | argFolder | argState | argWindow | argThumbs | argEtag,
+		flags: opPaged | opOwnRoot | opOwnIDs, method: http.MethodGet,
+		parse: parseFilesListArgs, path: filesListPath, query: filesListQuery, answer: (*Plan).appendFilesPageData,
+		scope: filesListScope, stateFields: isFileFields},
+	{wire: 27, name: "files.search", args: argMailbox | argDrive | argQuery | argScope | argState | argWindow,
+		flags: opPaged | opOwnRoot, method: http.MethodGet,
+		parse: parseFilesSearchArgs, path: filesSearchPath, query: filesSearchQuery, answer: (*Plan).appendFilesPageData,
+		scope: filesSearchScope, stateFields: isFileFields},
+	{wire: 28, name: "files.link", args: argMailbox | argDrive | argID, flags: opOwnRoot | opOwnIDs, method: http.MethodGet,
+		parse: parseFilesLinkArgs, path: filesLinkPath, query: filesLinkQuery, answer: appendFileLinkData},
 }
 
 // opTable indexes the rows by wire id; nil for a wire id without a row.
@@ -215,6 +248,9 @@ func (s *opSpec) problems() []string {
 	}
 	if s.flags&opItemID != 0 && s.args&argID == 0 {
 		p = append(p, "opItemID without an id argument")
+	}
+	if s.sealLink != nil && s.flags&opDelta == 0 {
+		p = append(p, "sealLink on an op without delta sync")
 	}
 	if (s.flags&opDelta != 0) != (s.changes != nil) {
 		p = append(p, "changes writer must be set exactly for a delta sync")

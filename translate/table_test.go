@@ -38,6 +38,7 @@ func TestWireIDs(t *testing.T) {
 		"mail.search": 11, "attachments.list": 12,
 		"calendar.sync": 13, "event.respond": 14, "event.create": 15, "event.update": 16, "event.delete": 17,
 		"contacts.sync": 18, "contact.create": 19, "contact.update": 20, "contact.delete": 21,
+		"files.sync": 25, "files.list": 26, "files.search": 27, "files.link": 28, "attachments.recent": 29,
 	}
 	for i := range opRows {
 		s := &opRows[i]
@@ -66,6 +67,8 @@ func TestHalfRegisteredCommand(t *testing.T) {
 			parse: parseNoArgs, path: folderPath, answer: (*Plan).appendSyncData},
 		{wire: 99, name: "folder.delete", args: argMailbox, parse: parseNoArgs, path: folderPath, answer: appendEmptyData},
 		{name: "folder.rename", args: argMailbox, method: http.MethodPatch, parse: parseNoArgs, path: folderPath, answer: appendEmptyData},
+		{wire: 99, name: "files.peek", args: argMailbox, method: http.MethodGet, parse: parseNoArgs, path: folderPath,
+			answer: appendEmptyData, sealLink: dropLatestToken},
 	}
 	for _, s := range half {
 		if s.problems() == nil {
