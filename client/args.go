@@ -210,3 +210,45 @@ type ContactDeleteArgs struct {
 	Mailbox string `json:"mailbox,omitempty"`
 	ID      string `json:"id"`
 }
+
+// FilesSyncArgs are the arguments of files.sync.
+type FilesSyncArgs struct {
+	Mailbox string `json:"mailbox,omitempty"`
+	// Drive is another drive's id; "" means the user's own.
+	Drive  string `json:"drive,omitempty"`
+	State  string `json:"state,omitempty"`
+	Window int    `json:"window,omitempty"`
+	// From "now" starts at the present: no items, only later changes.
+	From string `json:"from,omitempty"`
+}
+
+// FilesListArgs are the arguments of files.list.
+type FilesListArgs struct {
+	Mailbox string `json:"mailbox,omitempty"`
+	Drive   string `json:"drive,omitempty"`
+	// Folder is the folder's id; "" is the drive's root.
+	Folder string `json:"folder,omitempty"`
+	State  string `json:"state,omitempty"`
+	Window int    `json:"window,omitempty"`
+	Thumbs bool   `json:"thumbs,omitempty"`
+	// ETag asks for NotModified when the folder is unchanged.
+	ETag string `json:"etag,omitempty"`
+}
+
+// FilesSearchArgs are the arguments of files.search.
+type FilesSearchArgs struct {
+	Mailbox string `json:"mailbox,omitempty"`
+	Drive   string `json:"drive,omitempty"`
+	Query   string `json:"query"`
+	// Scope is "drive" (default) or "all" (shared items too).
+	Scope  string `json:"scope,omitempty"`
+	State  string `json:"state,omitempty"`
+	Window int    `json:"window,omitempty"`
+}
+
+// FilesLinkArgs are the arguments of files.link.
+type FilesLinkArgs struct {
+	Mailbox string `json:"mailbox,omitempty"`
+	Drive   string `json:"drive,omitempty"`
+	ID      string `json:"id"`
+}

@@ -111,6 +111,41 @@ func (b *Batch) ContactDelete(a ContactDeleteArgs) *Pending[Empty] {
 	return add[Empty](b, "contact.delete", "", a)
 }
 
+// FilesSync adds files.sync.
+func (b *Batch) FilesSync(a FilesSyncArgs) *Pending[SyncPage[File]] {
+	return add[SyncPage[File]](b, "files.sync", "", a)
+}
+
+// FilesList adds files.list.
+func (b *Batch) FilesList(a FilesListArgs) *Pending[FilePage] {
+	return add[FilePage](b, "files.list", "", a)
+}
+
+// FilesSearch adds files.search.
+func (b *Batch) FilesSearch(a FilesSearchArgs) *Pending[FilePage] {
+	return add[FilePage](b, "files.search", "", a)
+}
+
+// FilesLink adds files.link.
+func (b *Batch) FilesLink(a FilesLinkArgs) *Pending[FileLink] {
+	return add[FileLink](b, "files.link", "", a)
+}
+
+// FilesList runs one page of files.list alone.
+func (c *Client) FilesList(ctx context.Context, a FilesListArgs) (FilePage, error) {
+	return one(ctx, c, func(b *Batch) *Pending[FilePage] { return b.FilesList(a) })
+}
+
+// FilesSearch runs one page of files.search alone.
+func (c *Client) FilesSearch(ctx context.Context, a FilesSearchArgs) (FilePage, error) {
+	return one(ctx, c, func(b *Batch) *Pending[FilePage] { return b.FilesSearch(a) })
+}
+
+// FilesLink runs files.link alone.
+func (c *Client) FilesLink(ctx context.Context, a FilesLinkArgs) (FileLink, error) {
+	return one(ctx, c, func(b *Batch) *Pending[FileLink] { return b.FilesLink(a) })
+}
+
 // one runs a batch of the single command add puts in it.
 func one[T any](ctx context.Context, c *Client, add func(*Batch) *Pending[T]) (T, error) {
 	b := c.NewBatch()

@@ -30,6 +30,21 @@ func (c *Client) MIME(ctx context.Context, mailbox, messageID string) (*Download
 	return c.download(ctx, "/messages/"+url.PathEscape(messageID)+"/mime", mailbox)
 }
 
+// FileContent streams a drive file's bytes through the bridge (which
+// fetches Graph's pre-authenticated URL itself). drive is "" for the
+// user's own drive.
+func (c *Client) FileContent(ctx context.Context, mailbox, drive, fileID string) (*Download, error) {
+	path := "/files/" + url.PathEscape(fileID) + "/content"
+	if drive != "" {
+		path += "?drive=" + url.QueryEscape(drive)
+		if mailbox != "" {
+			path += "&mailbox=" + url.QueryEscape(mailbox)
+		}
+		mailbox = ""
+	}
+	return c.download(ctx, path, mailbox)
+}
+
 func (c *Client) download(ctx context.Context, path, mailbox string) (*Download, error) {
 	if mailbox != "" {
 		path += "?mailbox=" + url.QueryEscape(mailbox)

@@ -50,6 +50,14 @@ func (c *Client) ContactsSyncRound(ctx context.Context, a ContactsSyncArgs) iter
 	})
 }
 
+// FilesSyncRound runs files.sync from a.State until up to date.
+func (c *Client) FilesSyncRound(ctx context.Context, a FilesSyncArgs) iter.Seq2[SyncPage[File], error] {
+	return syncRound(ctx, c, a.State, func(b *Batch, state string) *Pending[SyncPage[File]] {
+		a.State = state
+		return b.FilesSync(a)
+	})
+}
+
 // errNoProgress ends a round whose bridge answered more: true without a state.
 var errNoProgress = errors.New("deviceclient: the bridge answered more without a state")
 

@@ -138,6 +138,8 @@ func kindOf[T any]() string {
 		return "event"
 	case Contact:
 		return "contact"
+	case File:
+		return "file"
 	}
 	panic(fmt.Sprintf("deviceclient: no change kind for %T", zero))
 }
@@ -197,3 +199,52 @@ type SearchPage struct {
 
 // Empty is the data of commands that answer {}.
 type Empty struct{}
+
+// File is a drive item: a file, a folder or a package (a OneNote notebook).
+type File struct {
+	ID       string     `json:"id"`
+	Name     string     `json:"name,omitempty"`
+	Parent   string     `json:"parent,omitempty"`
+	Drive    string     `json:"drive,omitempty"`
+	Size     int64      `json:"size,omitempty"`
+	Modified string     `json:"modified,omitempty"`
+	ETag     string     `json:"etag,omitempty"`
+	MIME     string     `json:"mime,omitempty"`
+	Kind     string     `json:"kind,omitempty"`
+	Children int        `json:"children,omitempty"`
+	Root     bool       `json:"root,omitempty"`
+	Remote   *RemoteRef `json:"remote,omitempty"`
+	Thumb    *Thumbnail `json:"thumb,omitempty"`
+	Web      string     `json:"web,omitempty"`
+}
+
+// RemoteRef points at a shared item in another drive: browse it with
+// files.list, Drive = RemoteRef.Drive and Folder = RemoteRef.ID.
+type RemoteRef struct {
+	Drive string `json:"drive"`
+	ID    string `json:"id"`
+}
+
+// Thumbnail is an item's medium thumbnail.
+type Thumbnail struct {
+	URL string `json:"url"`
+	W   int    `json:"w,omitempty"`
+	H   int    `json:"h,omitempty"`
+}
+
+// FilePage is one answer of files.list or files.search.
+type FilePage struct {
+	Files []File `json:"files"`
+	// State continues the listing when More is true.
+	State string `json:"state,omitempty"`
+	More  bool   `json:"more"`
+	// NotModified is true when the folder did not change since the etag given.
+	NotModified bool `json:"notModified,omitempty"`
+}
+
+// FileLink is a file's short-lived, pre-authenticated download URL.
+type FileLink struct {
+	URL  string `json:"url"`
+	Size int64  `json:"size,omitempty"`
+	ETag string `json:"etag,omitempty"`
+}

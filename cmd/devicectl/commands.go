@@ -21,16 +21,18 @@ func newMirrorCommand(conn *connection, stderr io.Writer) *cobra.Command {
 	var (
 		db                       string
 		mail, calendar, contacts bool
+		files                    bool
 		window                   int
 		calendarFrom, calendarTo string
 	)
 	cmd := &cobra.Command{
-		Use:   "mirror --db FILE [--mail] [--calendar] [--contacts]",
+		Use:   "mirror --db FILE [--mail] [--calendar] [--contacts] [--files]",
 		Short: "Mirror the mailbox into a SQLite file; a second run fetches only changes",
 		Long: `Mirror the mailbox into a SQLite file as a device would: every page of every
 sync round is written together with its new state in one transaction, so
 Ctrl-C leaves a consistent file and the next run continues from it. Without
---mail, --calendar or --contacts, all three are mirrored.`,
+--mail, --calendar, --contacts or --files, the first three are mirrored;
+--files mirrors the OneDrive's tree (names, sizes, kinds; not content).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if db == "" {
@@ -40,7 +42,7 @@ Ctrl-C leaves a consistent file and the next run continues from it. Without
 			if err != nil {
 				return err
 			}
-			o := mirror.Options{Mail: mail, Calendar: calendar, Contacts: contacts, Mailbox: conn.mailbox, Window: window}
+			o := mirror.Options{Mail: mail, Calendar: calendar, Contacts: contacts, Files: files, Mailbox: conn.mailbox, Window: window}
 			if o.CalendarStart, err = parseOptionalTime(calendarFrom); err != nil {
 				return fmt.Errorf("--calendar-from: %v", err)
 			}
@@ -64,6 +66,7 @@ Ctrl-C leaves a consistent file and the next run continues from it. Without
 	cmd.Flags().BoolVar(&mail, "mail", false, "mirror mail folders and messages")
 	cmd.Flags().BoolVar(&calendar, "calendar", false, "mirror the calendar")
 	cmd.Flags().BoolVar(&contacts, "contacts", false, "mirror contacts")
+	cmd.Flags().BoolVar(&files, "files", false, "mirror the user's OneDrive (metadata, not content)")
 	cmd.Flags().IntVar(&window, "window", 0, "page size, 1–200 (default: the bridge's)")
 	cmd.Flags().StringVar(&calendarFrom, "calendar-from", "", "RFC 3339 start of the calendar window (default: 30 days ago)")
 	cmd.Flags().StringVar(&calendarTo, "calendar-to", "", "RFC 3339 end of the calendar window (default: in 180 days)")

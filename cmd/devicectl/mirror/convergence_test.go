@@ -167,6 +167,10 @@ type message struct {
 }
 type event struct{ subject, start, end string }
 type contact struct{ name, mobile string }
+type driveItem struct {
+	name, parent string
+	folder       bool
+}
 
 type harness struct {
 	s        *server
@@ -176,6 +180,8 @@ type harness struct {
 	messages map[string]message
 	events   map[string]event
 	contacts map[string]contact
+	files    map[string]driveItem // the drive's items but its root
+	rootID   string
 	store    *mirror.Store
 	client   *deviceclient.Client
 	window   time.Time
@@ -183,9 +189,10 @@ type harness struct {
 
 func newHarness(rt *rapid.T, s *server, dir string) *harness {
 	h := &harness{s: s, token: "conv-" + randomHex(), folders: map[string]string{},
-		messages: map[string]message{}, events: map[string]event{}, contacts: map[string]contact{},
+		messages: map[string]message{}, events: map[string]event{}, contacts: map[string]contact{}, files: map[string]driveItem{},
 		window: time.Now().UTC().Truncate(24 * time.Hour)}
-	s.call(rt, "", "POST", "/_emulator/mailboxes", map[string]any{"token": h.token, "upn": h.token + "@contoso.example", "seed": "empty"}, http.StatusCreated)
+	s.call(rt, "", "POST", "/_emulator/mailboxes", map[string]any{"token": h.token, "upn": h.token + "@contoso.example", "seed": "empty", "drive": "business"}, http.StatusCreated)
+	h.rootID = s.call(rt, "", "GET", "/_emulator/mailboxes/"+h.token+"/drive", nil, http.StatusOK).Get("rootId").String()
 	for _, name := range []string{"inbox", "archive", "deleteditems", "drafts"} {
 		h.folders[name] = s.call(rt, h.token, "GET", "/v1.0/me/mailFolders/"+name, nil, http.StatusOK).Get("id").String()
 		h.names = append(h.names, name)
@@ -234,7 +241,8 @@ func pick[T any](rt *rapid.T, m map[string]T, label string) string {
 }
 
 func (h *harness) options() mirror.Options {
-	return mirror.Options{Window: 3, CalendarStart: h.window.AddDate(0, 0, -7), CalendarEnd: h.window.AddDate(0, 0, 30)}
+	return mirror.Options{Mail: true, Calendar: true, Contacts: true, Files: true,
+		Window: 3, CalendarStart: h.window.AddDate(0, 0, -7), CalendarEnd: h.window.AddDate(0, 0, 30)}
 }
 
 // fullSync runs the mirror until every scope is up to date.
@@ -325,6 +333,46 @@ func (h *harness) check(rt *rapid.T) {
 	}
 	rows.Close()
 	compare(rt, "contacts", h.contacts, gotContacts)
+
+	gotFiles := map[string]driveItem{}
+	rows, err = db.Query(`SELECT id, data FROM files`)
+	if err != nil {
+		rt.Fatal(err)
+	}
+	for rows.Next() {
+		var id, data string
+		_ = rows.Scan(&id, &data)
+		if id == h.rootID {
+			continue
+		}
+		d := gjson.Parse(data)
+		gotFiles[id] = driveItem{name: d.Get("name").String(), parent: d.Get("parent").String(), folder: d.Get("kind").String() == "folder"}
+	}
+	rows.Close()
+	compare(rt, "files", h.files, gotFiles)
+}
+
+// folders returns the drive's folders, the root first.
+func (h *harness) driveFolders() []string {
+	ids := []string{h.rootID}
+	var rest []string
+	for id, f := range h.files {
+		if f.folder {
+			rest = append(rest, id)
+		}
+	}
+	sort.Strings(rest)
+	return append(ids, rest...)
+}
+
+// removeTree drops id and everything below it from the model.
+func (h *harness) removeTree(id string) {
+	delete(h.files, id)
+	for child, f := range h.files {
+		if f.parent == id {
+			h.removeTree(child)
+		}
+	}
 }
 
 func compare[T comparable](rt *rapid.T, what string, want, got map[string]T) {
@@ -445,6 +493,59 @@ func TestConvergence(t *testing.T) {
 				id := pick(rt, h.contacts, "contact")
 				h.s.call(rt, h.token, "DELETE", "/v1.0/me/contacts/"+id, nil, http.StatusNoContent)
 				delete(h.contacts, id)
+			},
+			"addFile": func(rt *rapid.T) {
+				parent := rapid.SampledFrom(h.driveFolders()).Draw(rt, "parent")
+				name := subject.Draw(rt, "name") + rapid.SampledFrom([]string{".txt", ".docx", ""}).Draw(rt, "ext")
+				folder := rapid.Bool().Draw(rt, "folder")
+				spec := map[string]any{"parent": parent, "name": name}
+				if folder {
+					spec["folder"] = true
+				} else {
+					spec["content"] = name
+				}
+				// Names are unique per folder in a drive; a clash is Graph's 409.
+				for _, f := range h.files {
+					if f.parent == parent && f.name == name {
+						rt.Skip("name taken")
+					}
+				}
+				item := h.s.call(rt, "", "POST", "/_emulator/mailboxes/"+h.token+"/drive/items", spec, http.StatusCreated)
+				h.files[item.Get("id").String()] = driveItem{name: name, parent: parent, folder: folder}
+			},
+			"renameFile": func(rt *rapid.T) {
+				id := pick(rt, h.files, "item")
+				name := subject.Draw(rt, "name")
+				f := h.files[id]
+				for other, g := range h.files {
+					if other != id && g.parent == f.parent && g.name == name {
+						rt.Skip("name taken")
+					}
+				}
+				h.s.call(rt, "", "PATCH", "/_emulator/mailboxes/"+h.token+"/drive/items/"+id, map[string]any{"name": name}, http.StatusOK)
+				f.name = name
+				h.files[id] = f
+			},
+			"moveFile": func(rt *rapid.T) {
+				id := pick(rt, h.files, "item")
+				f := h.files[id]
+				if f.folder {
+					rt.Skip("folders stay put (no move into their own subtree)")
+				}
+				to := rapid.SampledFrom(h.driveFolders()).Draw(rt, "to")
+				for _, g := range h.files {
+					if g.parent == to && g.name == f.name {
+						rt.Skip("name taken")
+					}
+				}
+				h.s.call(rt, "", "PATCH", "/_emulator/mailboxes/"+h.token+"/drive/items/"+id, map[string]any{"parent": to}, http.StatusOK)
+				f.parent = to
+				h.files[id] = f
+			},
+			"deleteFile": func(rt *rapid.T) {
+				id := pick(rt, h.files, "item")
+				h.s.call(rt, "", "DELETE", "/_emulator/mailboxes/"+h.token+"/drive/items/"+id, nil, http.StatusNoContent)
+				h.removeTree(id)
 			},
 			"expireSyncStates": func(rt *rapid.T) {
 				h.s.call(rt, "", "POST", "/_emulator/mailboxes/"+h.token+"/expire-sync-states", nil, http.StatusOK)

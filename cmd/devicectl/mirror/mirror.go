@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS messages (id TEXT PRIMARY KEY, folder_id TEXT NOT NUL
 CREATE INDEX IF NOT EXISTS messages_by_folder ON messages(folder_id, received_at DESC);
 CREATE TABLE IF NOT EXISTS events   (id TEXT PRIMARY KEY, start_utc TEXT, end_utc TEXT, subject TEXT, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS contacts (id TEXT PRIMARY KEY, display_name TEXT, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files    (id TEXT PRIMARY KEY, parent_id TEXT, name TEXT, kind TEXT, size INTEGER, data TEXT NOT NULL);
 `
 
 // Store is an open mirror file.
@@ -74,8 +75,9 @@ func (s *Store) DB() *sql.DB { return s.db }
 
 // Options choose what Sync mirrors.
 type Options struct {
-	// Mail, Calendar and Contacts select the kinds; all false means all.
-	Mail, Calendar, Contacts bool
+	// Mail, Calendar, Contacts and Files select the kinds; all false
+	// means all but Files (a drive can be large; ask for it).
+	Mail, Calendar, Contacts, Files bool
 	// Mailbox is the mailbox argument of every command ("" = the token's own).
 	Mailbox string
 	// Window is the page size (0 = the bridge's default).
@@ -91,7 +93,7 @@ type Options struct {
 
 // Progress describes one applied page.
 type Progress struct {
-	// Scope is "folders", "mail:<folder id>", "calendar" or "contacts".
+	// Scope is "folders", "mail:<folder id>", "calendar", "contacts" or "files".
 	Scope string
 	// Name is a human name for the scope (the folder's name for mail).
 	Name string
@@ -111,7 +113,7 @@ type Stats struct {
 // Sync runs one round of every selected scope until each is up to date.
 // A second run fetches only what changed since the first.
 func (s *Store) Sync(ctx context.Context, c *deviceclient.Client, o Options) (Stats, error) {
-	if !o.Mail && !o.Calendar && !o.Contacts {
+	if !o.Mail && !o.Calendar && !o.Contacts && !o.Files {
 		o.Mail, o.Calendar, o.Contacts = true, true, true
 	}
 	if o.Now == nil {
@@ -130,6 +132,11 @@ func (s *Store) Sync(ctx context.Context, c *deviceclient.Client, o Options) (St
 	}
 	if o.Contacts {
 		if err := r.contacts(ctx); err != nil {
+			return r.stats, err
+		}
+	}
+	if o.Files {
+		if err := r.files(ctx); err != nil {
 			return r.stats, err
 		}
 	}
@@ -406,5 +413,30 @@ func (r *run) contacts(ctx context.Context) error {
 	}
 	return scopeRound(ctx, r, "contacts", contacts, func(state string) func(func(deviceclient.SyncPage[deviceclient.Contact], error) bool) {
 		return r.client.ContactsSyncRound(ctx, deviceclient.ContactsSyncArgs{Mailbox: r.o.Mailbox, State: state, Window: r.o.Window})
+	})
+}
+
+func (r *run) files(ctx context.Context) error {
+	files := scopeRows[deviceclient.File]{
+		name: "files",
+		upsert: func(ctx context.Context, tx *sql.Tx, f *deviceclient.File) error {
+			data, _ := json.Marshal(f)
+			_, err := tx.ExecContext(ctx, `INSERT INTO files(id, parent_id, name, kind, size, data) VALUES(?,?,?,?,?,?)
+				ON CONFLICT(id) DO UPDATE SET parent_id = excluded.parent_id, name = excluded.name,
+				kind = excluded.kind, size = excluded.size, data = excluded.data`,
+				f.ID, f.Parent, f.Name, f.Kind, f.Size, string(data))
+			return err
+		},
+		remove: func(ctx context.Context, tx *sql.Tx, id string) error {
+			_, err := tx.ExecContext(ctx, `DELETE FROM files WHERE id = ?`, id)
+			return err
+		},
+		clear: func(ctx context.Context, tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `DELETE FROM files`)
+			return err
+		},
+	}
+	return scopeRound(ctx, r, "files", files, func(state string) func(func(deviceclient.SyncPage[deviceclient.File], error) bool) {
+		return r.client.FilesSyncRound(ctx, deviceclient.FilesSyncArgs{Mailbox: r.o.Mailbox, State: state, Window: r.o.Window})
 	})
 }
