@@ -38,6 +38,12 @@ type command struct {
 	end     string // calendar.sync window end, UTC RFC 3339, first call only
 	action  string // path segment after the item id (event.respond), "" for none
 	search  string // mail.search query, as given
+
+	// method is the upstream method when it is not the row's (a push
+	// renewal), "" otherwise.
+	method string
+	// push holds a push command's arguments (push.go); nil for other ops.
+	push *pushCommand
 }
 
 // Plan is one device request turned into (at most) one upstream call. Create
@@ -65,6 +71,10 @@ type Plan struct {
 	nested nestedFields
 	// scratchSpace is the plan's working space, kept across Release (see work).
 	scratchSpace *planScratch
+	// tenantID and userID are the principal of the request's token (its
+	// claims when it is a JWT that holds them), "" when unknown; push
+	// binds its routing blob to them.
+	tenantID, userID string
 }
 
 // planScratch is working space of a plan that lives on the heap because
@@ -112,6 +122,14 @@ func (p *Plan) Release() {
 // *Error (400 invalid_request) and no plan. Per-command problems become that
 // command's result; they never fail the envelope.
 func (t *Translator) Plan(body []byte) (*Plan, *Error) {
+	return t.PlanWithPrincipal(body, "", "")
+}
+
+// PlanWithPrincipal is Plan for a request whose token names a principal:
+// tenantID and userID (the token's tid and oid claims), both or neither
+// given. push.subscribe binds the routing blob to them, so that the webhook
+// refuses notifications about another user.
+func (t *Translator) PlanWithPrincipal(body []byte, tenantID, userID string) (*Plan, *Error) {
 	if !depthWithin(body, maxEnvelopeDepth) {
 		return nil, invalidRequest(msgTooDeep)
 	}
@@ -153,6 +171,9 @@ func (t *Translator) Plan(body []byte) (*Plan, *Error) {
 
 	p := planPool.Get().(*Plan)
 	p.t = t
+	if tenantID != "" && userID != "" {
+		p.tenantID, p.userID = tenantID, userID
+	}
 	var envErr *Error
 	commands.ForEach(func(_, v gjson.Result) bool {
 		envErr = p.addCommand(v)
@@ -228,6 +249,9 @@ func (p *Plan) addCommand(v gjson.Result) *Error {
 	w := p.work()
 	c.err = p.t.parseArgs(c, spec, &w.args, args)
 	w.args.reset() // zero for the next command; keeps no device input
+	if c.err == nil && spec.prepare != nil {
+		c.err = spec.prepare(p, c)
+	}
 	if c.err == nil {
 		c.buildURL(spec, w.urlBuf[:0])
 	}
@@ -257,7 +281,9 @@ func (c *command) buildURL(spec *opSpec, b []byte) {
 		}
 		return
 	}
-	b = appendRoot(b, c.mailbox)
+	if spec.flags&opRootless == 0 {
+		b = appendRoot(b, c.mailbox)
+	}
 	b = spec.path(b, c)
 	c.pathLen = len(b)
 	if spec.query != nil {
