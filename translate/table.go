@@ -9,7 +9,7 @@ import (
 // This file is the command table: one row per device op with everything the
 // envelope, the $batch packing and the answer translation need. The code of
 // each row lives in its family's file (folders.go, mail.go, mailactions.go,
-// search.go, attachments.go, calendar.go, contacts.go); the generic machinery
+// search.go, attachments.go, calendar.go, contacts.go, push.go); the generic machinery
 // only reads rows.
 
 // opKind is an op's wire id. It is sealed into every state (the additional
@@ -62,7 +62,7 @@ type opSpec struct {
 	name string
 	// args are the arguments the op accepts; others are ignored. mailbox,
 	// folder, id, window and since are validated by parseArgs for every op
-	// that accepts them, the rest by parse.
+	// that accepts them (and ref, opened in place of id), the rest by parse.
 	args argBit
 	// flags are the op's properties.
 	flags opFlags
