@@ -139,3 +139,37 @@ func FuzzPushLink(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPushListAnswer: any Graph answer to push.list becomes valid device
+// JSON; listed watch and platform values come only from an R that opens.
+func FuzzPushListAnswer(f *testing.F) {
+	tr, _ := newPushTranslator(f)
+	p := mustPlan(f, tr, cmd("push.subscribe", apnsArgs("")))
+	n := gjson.GetBytes(p.Upstream.Body, "notificationUrl").Str
+	p.Release()
+	for _, s := range []string{
+		`{"value":[{"id":"S1","notificationUrl":"` + n + `","expirationDateTime":"2026-03-07T12:00:00Z"}]}`,
+		`{"value":[{"id":"S1","notificationUrl":"` + n[:len(n)-3] + `"},{"id":2},null,[]]}`,
+		`{"value":{}}`, `{}`, `[]`, `{"value":[{"id":"\u0000","expirationDateTime":"9999-99-99"}]}`,
+	} {
+		f.Add(s, true)
+	}
+	f.Fuzz(func(t *testing.T, answer string, withDevice bool) {
+		args := `{}`
+		if withDevice {
+			args = `{"device":"` + testPushDevice + `"}`
+		}
+		p := mustPlan(t, tr, cmd("push.list", args))
+		defer p.Release()
+		out, _ := respond(t, p, 200, nil, answer)
+		gjson.Get(out, "results.0.data.subscriptions").ForEach(func(_, s gjson.Result) bool {
+			if w := s.Get("watch"); w.Exists() && w.Str != "mail" && w.Str != "calendar" && w.Str != "contacts" {
+				t.Fatalf("watch %s", w.Raw)
+			}
+			if s.Get("mine").Type == gjson.True && (!withDevice || !s.Get("watch").Exists()) {
+				t.Fatalf("mine without a device or an R that opens: %s", s.Raw)
+			}
+			return true
+		})
+	})
+}

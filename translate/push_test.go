@@ -775,3 +775,22 @@ func TestPushKeysShared(t *testing.T) {
 		t.Errorf("R or clientState do not check with independently derived keys: %v", err)
 	}
 }
+
+// BenchmarkPushSubscribe plans a create (sealing R and clientState) and
+// translates Graph's answer (sealing the push state).
+func BenchmarkPushSubscribe(b *testing.B) {
+	tr, _ := newPushTranslator(b)
+	body := []byte(cmd("push.subscribe", apnsArgs(`,"alert":true,"account":"work"`)))
+	answer := []byte(testSubscribed)
+	var dst bytes.Buffer
+	b.ReportAllocs()
+	for b.Loop() {
+		p, e := tr.PlanWithPrincipal(body, testTenant, testUser)
+		if e != nil || p.Upstream == nil {
+			b.Fatal(e)
+		}
+		dst.Reset()
+		p.Respond(&dst, 201, nil, answer)
+		p.Release()
+	}
+}
