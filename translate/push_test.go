@@ -794,3 +794,24 @@ func BenchmarkPushSubscribe(b *testing.B) {
 		p.Release()
 	}
 }
+
+// The table check knows the parts push rows use.
+func TestOwnStateRows(t *testing.T) {
+	bad := []opSpec{
+		{wire: 99, name: "x.own", args: argMailbox, flags: opOwnState, method: "POST",
+			parse: parseNoArgs, path: pushSubscriptionsPath, answer: appendEmptyData},
+		{wire: 99, name: "x.both", args: argMailbox | argState, flags: opOwnState | opDelta, method: "GET",
+			parse: parseNoArgs, path: pushSubscriptionsPath, answer: appendEmptyData, changes: appendContactChanges,
+			scope: mailboxScope, stateFields: isPushStateFields},
+	}
+	for _, s := range bad {
+		if s.problems() == nil {
+			t.Errorf("row %q passes the table check", s.name)
+		}
+	}
+	good := opSpec{wire: 99, name: "x.good", args: argMailbox | argState, flags: opOwnState, method: "POST",
+		parse: parseNoArgs, path: pushSubscriptionsPath, answer: appendEmptyData, stateFields: isPushStateFields}
+	if p := good.problems(); p != nil {
+		t.Errorf("own-state row refused: %v", p)
+	}
+}
