@@ -14,7 +14,8 @@
 // (respond.go, syncpage.go) and the JSON scanner and writer (jscan.go,
 // jsonr.go, jsonw.go) — knows no op by name: it reads rows. A row's code
 // lives in the file of its resource family: folders.go, mail.go,
-// mailactions.go, search.go, attachments.go, calendar.go, contacts.go.
+// mailactions.go, search.go, attachments.go, calendar.go, contacts.go,
+// push.go.
 //
 // Take mail.get, whose row is
 //

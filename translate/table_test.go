@@ -38,6 +38,7 @@ func TestWireIDs(t *testing.T) {
 		"mail.search": 11, "attachments.list": 12,
 		"calendar.sync": 13, "event.respond": 14, "event.create": 15, "event.update": 16, "event.delete": 17,
 		"contacts.sync": 18, "contact.create": 19, "contact.update": 20, "contact.delete": 21,
+		"push.subscribe": 22, "push.list": 23, "push.unsubscribe": 24,
 	}
 	for i := range opRows {
 		s := &opRows[i]
