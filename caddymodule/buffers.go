@@ -83,11 +83,12 @@ func (h *Handler) provisionBudget() error {
 
 // Cleanup detaches the handler from the shared budget.
 func (h *Handler) Cleanup() error {
+	pushErr := h.closePush()
 	if h.budgetKey != "" {
 		_, err := budgets.Delete(h.budgetKey)
-		return err
+		return errors.Join(err, pushErr)
 	}
-	return nil
+	return pushErr
 }
 
 // bufferAccount is one request's buffers and its reservation, which always
