@@ -25,6 +25,8 @@ type metrics struct {
 	translateDuration *prometheus.HistogramVec
 	upstreamResponses *prometheus.CounterVec
 	localThrottles    *prometheus.CounterVec
+	pushSends         *prometheus.CounterVec
+	webhookDuration   *prometheus.HistogramVec
 }
 
 var (
@@ -56,11 +58,20 @@ func newMetrics() *metrics {
 			Namespace: ns, Subsystem: sub, Name: "local_throttles_total",
 			Help: "Device requests the per-mailbox governor answered 429 without an upstream call, by reason (queue_timeout: no free slot in time; retry_after: an upstream Retry-After for the mailbox is pending).",
 		}, []string{"reason"}),
+		pushSends: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "push_sends_total",
+			Help: "Pushes the webhook sent or tried to send, by platform (apns, fcm, webpush) and outcome (delivered, target_gone, target_throttled, rejected, provider_failure, unavailable, dropped).",
+		}, []string{"platform", "outcome"}),
+		webhookDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: ns, Subsystem: sub, Name: "push_webhook_duration_seconds",
+			Help:    "Time to answer Graph's notification POSTs, by outcome (sent, limited, forged, validated, not_found, breaker_open, …). Graph throttles an endpoint whose answers take over 2.9 s.",
+			Buckets: []float64{1e-4, 5e-4, 1e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1, 1.5, 2.9, 5},
+		}, []string{"outcome"}),
 	}
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.commands, m.envelopeErrors, m.translateDuration, m.upstreamResponses, m.localThrottles}
+	return []prometheus.Collector{m.commands, m.envelopeErrors, m.translateDuration, m.upstreamResponses, m.localThrottles, m.pushSends, m.webhookDuration}
 }
 
 // provisionMetrics registers the shared collectors on ctx's registry.
@@ -102,4 +113,12 @@ func (m *metrics) countUpstream(status int) {
 
 func (m *metrics) countLocalThrottle(reason string) {
 	m.localThrottles.WithLabelValues(reason).Inc()
+}
+
+func (m *metrics) countPushSend(platform, outcome string) {
+	m.pushSends.WithLabelValues(platform, outcome).Inc()
+}
+
+func (m *metrics) observeWebhook(outcome string, took time.Duration) {
+	m.webhookDuration.WithLabelValues(outcome).Observe(took.Seconds())
 }
