@@ -78,6 +78,7 @@ type testServer struct {
 	bridge     string // extra devicebridge subdirectives of the device site
 	transport  string // extra lines of the device site's transport http block
 	emulator   string // extra graph_emulator subdirectives
+	sites      string // extra sites, appended to the Caddyfile
 
 	// acmeDeviceCert leaves out local_certs: the device site then gets
 	// its certificate from the issuer its deviceSite names, while the
@@ -173,6 +174,10 @@ func (s testServer) caddyfile() string {
 	line(2, "%s", s.emulator)
 	line(1, "}")
 	line(0, "}")
+	if s.sites != "" {
+		b.WriteString("\n")
+		line(0, "%s", s.sites)
+	}
 	return b.String()
 }
 
