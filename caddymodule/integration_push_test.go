@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -625,4 +626,159 @@ func TestPushServiceFailures(t *testing.T) {
 	assert.Contains(t, metrics, `caddy_devicebridge_push_sends_total{outcome="target_gone",platform="apns"}`)
 	assert.Contains(t, metrics, `caddy_devicebridge_push_sends_total{outcome="provider_failure",platform="apns"}`)
 	assert.Contains(t, metrics, `caddy_devicebridge_push_webhook_duration_seconds_count{outcome="breaker_open"}`)
+}
+
+// emuTenantID is the Graph emulator's default tenantId.
+const emuTenantID = "7a3c5e1f-2b4d-4f6a-8c9e-0d1b3a5c7e9f"
+
+// newBoundMailbox creates a mailbox whose token is a JWT carrying tid and
+// oid claims (unsigned: the emulator compares tokens as strings and the
+// bridge reads claims without verifying them), so the bridge binds R to
+// that user. It returns the token and the user's object id.
+func (e *env) newBoundMailbox() (token, objectID string) {
+	e.t.Helper()
+	b64 := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+	objectID = fmt.Sprintf("%s-%s-4%s-8%s-%s", randomHex(4), randomHex(2), randomHex(2)[1:], randomHex(2)[1:], randomHex(6))
+	claims := fmt.Sprintf(`{"tid":%q,"oid":%q,"aud":"https://graph.microsoft.com"}`, emuTenantID, objectID)
+	token = b64(`{"alg":"RS256","typ":"JWT"}`) + "." + b64(claims) + "." + b64(randomHex(16))
+	upn := "b-" + randomHex(6) + "@contoso.example"
+	e.control("POST", "/_emulator/mailboxes", map[string]any{
+		"token": token, "upn": upn, "objectId": objectID, "seed": "empty",
+	}, http.StatusCreated)
+	return token, objectID
+}
+
+// A subscription made with a token naming a user is bound to that user:
+// Graph's notifications for that user push, a notification naming another
+// user or tenant (with the right clientState) does not.
+func TestPushBoundToUser(t *testing.T) {
+	e := startPushBridge(t)
+	token, objectID := e.newBoundMailbox()
+	deviceToken := randomHex(32)
+	e.subscribeAPNs(token, deviceToken, "phone-1", true)
+	sub := e.emuSubscriptions(token)[0]
+	blob := routingBlob(t, sub.Get("notificationUrl").String())
+
+	seq := e.pushSeq()
+	e.deliver(token, "For the bound user")
+	alert := e.waitPushes("apns", deviceToken, seq, 1)[0]
+	assert.Equal(t, "alert", alert.Get("headers.Apns-Push-Type").String(), alert.Raw)
+
+	time.Sleep(PushAlertIntervalForTests)
+	seq = e.pushSeq()
+	expires := time.Now().Add(time.Hour)
+	otherUser := notification(sub, "created", "Users/"+strings.Replace(objectID, objectID[:4], "ffff", 1)+"/Messages/AAMk1", "AAMk1", expires)
+	otherTenant := notification(sub, "created", "Users/"+objectID+"/Messages/AAMk1", "AAMk1", expires)
+	otherTenant["tenantId"] = "00000000-0000-4000-8000-000000000000"
+	atOtherTenant := notification(sub, "created", "users/"+objectID+"@00000000-0000-4000-8000-000000000000/messages/AAMk1", "AAMk1", expires)
+	for name, item := range map[string]map[string]any{"other user": otherUser, "other tenant": otherTenant, "other tenant in resource": atOtherTenant} {
+		resp, body := e.webhookPost("n", blob, "", notificationBody(t, item))
+		assert.Equal(t, http.StatusAccepted, resp.StatusCode, "%s: %s", name, body)
+	}
+	e.waitNotificationsSettled()
+	assert.Empty(t, e.pushesSince("apns", deviceToken, seq), "notifications about another user push nothing")
+
+	// The same user in the resource's other forms is accepted.
+	resp, _ := e.webhookPost("n", blob, "", notificationBody(t, notification(sub, "created", "Users('"+objectID+"')/Messages('AAMk2')", "AAMk2", expires)))
+	assert.Equal(t, http.StatusAccepted, resp.StatusCode)
+	e.waitPushes("apns", deviceToken, seq, 1)
+}
+
+// PushAlertIntervalForTests is the wait after an alert before the next
+// alert of the same subscription may go (the bridge's one per 10 s).
+const PushAlertIntervalForTests = 10 * time.Second
+
+// Lifecycle events from Graph: reauthorizationRequired → one renew push
+// (however often Graph repeats it), subscriptionRemoved → resubscribe,
+// missed → a hint of the subscription's kind.
+func TestPushLifecycleEvents(t *testing.T) {
+	e := startPushBridge(t)
+	token := e.newMailbox("empty")
+	registration := "fcm-" + randomHex(24)
+	ok(t, e.command(token, "push.subscribe", map[string]any{"platform": "fcm", "token": registration, "device": "android-1", "account": "home"}))
+	sub := e.emuSubscriptions(token)[0]
+	lifecycle := func(event string) {
+		out := e.control("POST", "/_emulator/subscriptions/"+sub.Get("id").String()+"/lifecycle", map[string]any{"event": event}, http.StatusOK)
+		require.True(t, gjson.GetBytes(out, "sent").Bool(), "%s", out)
+	}
+
+	seq := e.pushSeq()
+	lifecycle("reauthorizationRequired")
+	renew := e.waitPushes("fcm", registration, seq, 1)[0]
+	assert.Equal(t, "renew", renew.Get("payload.data.k").String(), renew.Raw)
+	assert.Equal(t, "home", renew.Get("payload.data.a").String())
+	assert.Equal(t, "ctl", renew.Get("payload.android.collapse_key").String(), renew.Raw)
+	// Graph repeats reauthorizationRequired as the token nears expiry: one
+	// renew per 6 h is enough.
+	for i := 0; i < 3; i++ {
+		lifecycle("reauthorizationRequired")
+	}
+	e.waitNotificationsSettled()
+	assert.Len(t, e.pushesSince("fcm", registration, seq), 1, "one renew push")
+
+	seq = e.pushSeq()
+	lifecycle("missed")
+	missed := e.waitPushes("fcm", registration, seq, 1)[0]
+	assert.Equal(t, "mail", missed.Get("payload.data.k").String(), missed.Raw)
+
+	seq = e.pushSeq()
+	// A hint per minute at most: the resubscribe of a removed subscription
+	// goes to a fresh subscription's R.
+	token2 := e.newMailbox("empty")
+	registration2 := "fcm-" + randomHex(24)
+	ok(t, e.command(token2, "push.subscribe", map[string]any{"platform": "fcm", "token": registration2, "device": "android-2"}))
+	sub = e.emuSubscriptions(token2)[0]
+	lifecycle("subscriptionRemoved")
+	removed := e.waitPushes("fcm", registration2, seq, 1)[0]
+	assert.Equal(t, "resubscribe", removed.Get("payload.data.k").String(), removed.Raw)
+	assert.Empty(t, e.emuSubscriptions(token2), "Graph removed the subscription")
+}
+
+// A burst of 50 items in one POST, and 100 concurrent POSTs of them, are
+// one push within the per-R limits; the webhook answers every POST 202.
+func TestPushWebhookBurst(t *testing.T) {
+	e := startPushBridge(t)
+	token := e.newMailbox("empty")
+	deviceToken := randomHex(32)
+	e.subscribeAPNs(token, deviceToken, "phone-1", true)
+	sub := e.emuSubscriptions(token)[0]
+	blob := routingBlob(t, sub.Get("notificationUrl").String())
+	expires := time.Now().Add(time.Hour)
+	var items []map[string]any
+	for i := 0; i < 50; i++ {
+		id := fmt.Sprintf("AAMk%03d", i)
+		items = append(items, notification(sub, "created", "Users/5f1d7c2e-0b8a-4c3f-9e61-2d4b7a9c8e10/Messages/"+id, id, expires))
+	}
+	burst := notificationBody(t, items...)
+
+	seq := e.pushSeq()
+	var wg sync.WaitGroup
+	statuses := make([]int, 100)
+	for i := range statuses {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			req, err := http.NewRequest("POST", deviceBase+"/push/n/"+blob, strings.NewReader(burst))
+			if err != nil {
+				return
+			}
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := e.client.Do(req)
+			if err != nil {
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			statuses[i] = resp.StatusCode
+		}(i)
+	}
+	wg.Wait()
+	for i, s := range statuses {
+		assert.Equal(t, http.StatusAccepted, s, "POST %d", i)
+	}
+	pushes := e.waitPushes("apns", deviceToken, seq, 1)
+	time.Sleep(300 * time.Millisecond)
+	pushes = e.pushesSince("apns", deviceToken, seq)
+	require.Len(t, pushes, 1, "one alert per 10 s")
+	assert.Len(t, pushes[0].Get("payload.m").Array(), 5, "at most five refs")
 }
