@@ -782,3 +782,52 @@ func TestPushWebhookBurst(t *testing.T) {
 	require.Len(t, pushes, 1, "one alert per 10 s")
 	assert.Len(t, pushes[0].Get("payload.m").Array(), 5, "at most five refs")
 }
+
+// pushLogFilter is docs/push.md's access-log recipe: R replaced in the
+// webhook's paths, and the mailbox query parameter of the streaming
+// endpoints (docs/security.md) with it, in one filter of the uri.
+const pushLogFilter = `log {
+output devicebridge_test_memory
+format filter {
+wrap json
+request>uri regexp "(/push/[nl]/)[A-Za-z0-9_-]+|([?&]mailbox=)[^&]*" "${1}${2}REDACTED"
+}
+}`
+
+// Nothing in the logs — the bridge's own at DEBUG level, or the access
+// log with the documented filter — holds R, the clientState, the push
+// target or the message's content.
+func TestPushLogsHoldNoSecrets(t *testing.T) {
+	s := pushServer(t)
+	s.global = "log {\noutput devicebridge_test_memory\nformat json\nlevel DEBUG\n}"
+	s.deviceSite = pushLogFilter
+	e := startBridgeWith(t, s.caddyfile())
+	e.control("PATCH", "/_emulator/notifications/settings", map[string]any{"duplicateEvery": -1}, http.StatusOK)
+	token := e.newMailbox("empty")
+	deviceToken := randomHex(32)
+	capturedLogs.Reset()
+	e.subscribeAPNs(token, deviceToken, "phone-1", true)
+	sub := e.emuSubscriptions(token)[0]
+	blob := routingBlob(t, sub.Get("notificationUrl").String())
+	seq := e.pushSeq()
+	e.deliver(token, "Secret subject 7d1e")
+	alert := e.waitPushes("apns", deviceToken, seq, 1)[0]
+	ok(t, e.command(token, "mail.get", map[string]any{"ref": alert.Get("payload.m.0").String(), "fields": []string{"subject"}}))
+	// A forged notification and a validation request for a bad R, too.
+	e.webhookPost("n", blob, "", `{"value":[{"clientState":"forged"}]}`)
+	e.webhookPost("n", blob[:len(blob)-4]+"AAAA", "validationToken=x", "")
+	e.waitNotificationsSettled()
+
+	logs := capturedLogs.String()
+	assert.Contains(t, logs, "/device/v1/push/n/REDACTED", "the access log shows webhook requests without R")
+	for name, secret := range map[string]string{
+		"R":            blob,
+		"R's prefix":   blob[:24],
+		"clientState":  sub.Get("clientState").String(),
+		"device token": deviceToken,
+		"subject":      "Secret subject 7d1e",
+		"ref":          alert.Get("payload.m.0").String(),
+	} {
+		assert.NotContains(t, logs, secret, "%s in the logs", name)
+	}
+}
