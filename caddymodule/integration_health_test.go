@@ -31,6 +31,7 @@ func TestIntegrationHealth(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 
+	e.sendsInvalidRequests() // the specification has no POST on /health
 	post, err := e.client.Post(healthURL, "application/json", nil)
 	require.NoError(t, err)
 	assertDeviceError(t, post, readAll(t, post), http.StatusMethodNotAllowed, "method_not_allowed")
