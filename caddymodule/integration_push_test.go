@@ -831,3 +831,65 @@ func TestPushLogsHoldNoSecrets(t *testing.T) {
 		assert.NotContains(t, logs, secret, "%s in the logs", name)
 	}
 }
+
+// When the token that made a subscription expires, Graph sends
+// reauthorizationRequired; what it does next is not documented, so the
+// emulator offers both variants and the bridge must work with each: a
+// renew push reaches the device, the device renews with its state (R
+// unchanged), and new mail pushes again.
+func TestPushTokenExpiryVariants(t *testing.T) {
+	for _, variant := range []string{"continue", "pause"} {
+		t.Run(variant, func(t *testing.T) {
+			e := startPushBridge(t)
+			e.control("PATCH", "/_emulator/notifications/settings", map[string]any{"tokenExpiry": variant}, http.StatusOK)
+			defer e.control("PATCH", "/_emulator/notifications/settings", map[string]any{"tokenExpiry": "continue"}, http.StatusOK)
+			token := e.newMailbox("empty")
+			deviceToken := randomHex(32)
+			first := e.subscribeAPNs(token, deviceToken, "phone-1", true)
+			before := e.emuSubscriptions(token)[0]
+
+			seq := e.pushSeq()
+			e.control("POST", "/_emulator/mailboxes/"+token+"/expire-token", nil, http.StatusOK)
+			renew := e.waitPushes("apns", deviceToken, seq, 1)[0]
+			assert.Equal(t, "renew", renew.Get("payload.k").String(), renew.Raw)
+			assert.Equal(t, "background", renew.Get("headers.Apns-Push-Type").String())
+			assert.Equal(t, variant == "pause", e.emuSubscriptions(token)[0].Get("paused").Bool(), "the emulator's variant")
+
+			// The device renews: a PATCH of the expiry only, R unchanged.
+			renewed := ok(t, e.command(token, "push.subscribe", map[string]any{
+				"platform": "apns", "token": deviceToken, "device": "phone-1", "account": "work", "alert": true,
+				"state": first.Get("state").String(),
+			}))
+			assert.Equal(t, first.Get("id").String(), renewed.Get("id").String())
+			after := e.emuSubscriptions(token)[0]
+			assert.Equal(t, before.Get("notificationUrl").String(), after.Get("notificationUrl").String())
+			assert.False(t, after.Get("paused").Bool(), "the renewal resumed the subscription")
+
+			seq = e.pushSeq()
+			e.deliver(token, "After renewal")
+			alert := e.waitPushes("apns", deviceToken, seq, 1)[0]
+			assert.Equal(t, "alert", alert.Get("headers.Apns-Push-Type").String(), alert.Raw)
+		})
+	}
+}
+
+// A web push endpoint off the operator's allow list is refused at
+// subscribe time: the bridge would otherwise call any URL a device names.
+func TestPushWebPushEndpointOffAllowList(t *testing.T) {
+	e := startPushBridge(t)
+	token := e.newMailbox("empty")
+	sub := gjson.ParseBytes(e.pushControl("POST", "/webpush/subscriptions", nil, http.StatusCreated))
+	for _, endpoint := range []string{
+		"https://push.attacker.example/wp/1",
+		fmt.Sprintf("https://127.0.0.1:%d/wp/1", pushPort), // the same service by address: not on the list
+		fmt.Sprintf("https://localhost:%d/wp/1", emulatorPort),
+	} {
+		res := e.command(token, "push.subscribe", map[string]any{
+			"platform": "webpush", "endpoint": endpoint,
+			"p256dh": sub.Get("p256dh").String(), "auth": sub.Get("auth").String(), "device": "browser-1",
+		})
+		assert.Equal(t, int64(400), res.Get("status").Int(), "%s: %s", endpoint, res.Raw)
+		assert.Equal(t, "invalid_args", res.Get("error.code").String())
+	}
+	assert.Empty(t, e.emuSubscriptions(token), "nothing reached Graph")
+}
