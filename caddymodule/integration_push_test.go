@@ -893,3 +893,76 @@ func TestPushWebPushEndpointOffAllowList(t *testing.T) {
 	}
 	assert.Empty(t, e.emuSubscriptions(token), "nothing reached Graph")
 }
+
+// rotatedStateKey is the new first key of the rotation test; the old one
+// (testStateKey) stays configured second.
+const rotatedStateKey = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8"
+
+// Key rotation with a live subscription: a second instance of the bridge
+// (on retryPort) has a new key first and the old one second. The
+// subscription made under the old key keeps pushing through it, and its
+// renewal there answers resync_required, after which the device
+// subscribes again under the new key.
+func TestPushKeyRotation(t *testing.T) {
+	s := pushServer(t)
+	// The rotated instance is where Graph posts from now on.
+	rotated := strings.Replace(s.bridge, fmt.Sprintf("public_url https://localhost:%d", devicePort),
+		fmt.Sprintf("public_url https://localhost:%d", retryPort), 1)
+	require.NotEqual(t, s.bridge, rotated)
+	s.sites += fmt.Sprintf(`
+https://localhost:%d {
+devicebridge https://localhost:%d/v1.0 {
+state_key %s %s
+transport http {
+tls_trust_pool pki_root local
+}
+%s
+}
+}`, retryPort, emulatorPort, rotatedStateKey, testStateKey, rotated)
+	e := startBridgeWith(t, s.caddyfile())
+	e.control("PATCH", "/_emulator/notifications/settings", map[string]any{"duplicateEvery": -1}, http.StatusOK)
+	token := e.newMailbox("empty")
+	deviceToken := randomHex(32)
+	first := e.subscribeAPNs(token, deviceToken, "phone-1", false)
+	sub := e.emuSubscriptions(token)[0]
+	blob := routingBlob(t, sub.Get("notificationUrl").String())
+
+	// The rotated instance still opens R and pushes.
+	seq := e.pushSeq()
+	rotatedHook := strings.Replace(deviceBase, strconv.Itoa(devicePort), strconv.Itoa(retryPort), 1) + "/push/n/" + blob
+	req, err := http.NewRequest("POST", rotatedHook, strings.NewReader(notificationBody(t, notification(sub, "deleted",
+		"Users/5f1d7c2e-0b8a-4c3f-9e61-2d4b7a9c8e10/Messages/AAMk2", "AAMk2", time.Now().Add(time.Hour)))))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	rotatedResp, err := e.client.Do(req)
+	require.NoError(t, err)
+	rotatedResp.Body.Close()
+	assert.Equal(t, http.StatusAccepted, rotatedResp.StatusCode)
+	assert.Len(t, e.waitPushes("apns", deviceToken, seq, 1), 1)
+
+	// Renewing through the rotated instance: R's key is no longer the
+	// first, so resync_required, and no upstream call.
+	args := map[string]any{"platform": "apns", "token": deviceToken, "device": "phone-1", "account": "work",
+		"alert": false, "state": first.Get("state").String()}
+	raw, err := json.Marshal(map[string]any{"commands": []any{map[string]any{"id": "c1", "op": "push.subscribe", "args": args}}})
+	require.NoError(t, err)
+	rotatedURL := strings.Replace(deviceURL, strconv.Itoa(devicePort), strconv.Itoa(retryPort), 1)
+	_, out := e.batch(rotatedURL, token, string(raw))
+	assert.Equal(t, "resync_required", gjson.GetBytes(out, "results.0.error.code").String(), "%s", out)
+
+	// The device subscribes again there (new key) and unsubscribes the old
+	// subscription, in one envelope.
+	raw, err = json.Marshal(map[string]any{"commands": []any{
+		map[string]any{"id": "new", "op": "push.subscribe", "args": map[string]any{"platform": "apns", "token": deviceToken, "device": "phone-1", "account": "work"}},
+		map[string]any{"id": "old", "op": "push.unsubscribe", "args": map[string]any{"state": first.Get("state").String()}},
+	}})
+	require.NoError(t, err)
+	_, out = e.batch(rotatedURL, token, string(raw))
+	assert.Equal(t, int64(200), gjson.GetBytes(out, "results.0.status").Int(), "%s", out)
+	assert.Equal(t, int64(200), gjson.GetBytes(out, "results.1.status").Int(), "%s", out)
+	subs := e.emuSubscriptions(token)
+	require.Len(t, subs, 1)
+	rotatedBase := fmt.Sprintf("https://localhost:%d/device/v1/push/n/", retryPort)
+	assert.True(t, strings.HasPrefix(subs[0].Get("notificationUrl").String(), rotatedBase), subs[0].Raw)
+	assert.NotContains(t, subs[0].Get("notificationUrl").String(), blob, "a new R under the new key")
+}
