@@ -351,6 +351,15 @@ func TestPushFCMEndToEnd(t *testing.T) {
 	list := strings.Split(refs, ",") // FCM data values are strings: the refs joined by commas
 	got := ok(t, e.command(token, "mail.get", map[string]any{"ref": list[0], "fields": []string{"subject"}}))
 	assert.Equal(t, "Lunch?", got.Get("message.subject").String())
+
+	// Deleting the message: a background push, at the configured (normal)
+	// priority, without refs.
+	seq = e.pushSeq()
+	ok(t, e.command(token, "mail.delete", map[string]any{"id": got.Get("message.id").String()}))
+	deleted := e.waitPushes("fcm", registration, seq, 1)[0]
+	assert.JSONEq(t, `{"k":"mail"}`, deleted.Get("payload.data").Raw, deleted.Raw)
+	assert.Equal(t, "NORMAL", strings.ToUpper(deleted.Get("payload.android.priority").String()))
+	assert.Equal(t, "sync", deleted.Get("payload.android.collapse_key").String())
 }
 
 // Web push: the endpoint the push emulator issued, the payload encrypted

@@ -72,6 +72,21 @@ func TestPushLimits(t *testing.T) {
 	assert.True(t, ok, "an evicted entry is forgotten: one push more, never one less")
 }
 
+// Graph may send reauthorizationRequired every 15 minutes as a token
+// nears its expiry: over a day that is at most four renew pushes.
+func TestRenewHintsPerDay(t *testing.T) {
+	l := newPushLimits(8)
+	key := routeKeyOf("R")
+	start := time.Unix(1_800_000_000, 0)
+	sent := 0
+	for at := start; at.Before(start.Add(24 * time.Hour)); at = at.Add(15 * time.Minute) {
+		if _, ok := l.take(key, classRenew, at); ok {
+			sent++
+		}
+	}
+	assert.Equal(t, 4, sent)
+}
+
 // testPushRuntime is a webhook runtime with keys and one sealed R.
 func testPushRuntime(t testing.TB, bound bool) (*pushRuntime, string, *push.Routing) {
 	keys, err := push.NewKeys([][]byte{[]byte("0123456789abcdef0123456789abcdef")})
