@@ -87,11 +87,12 @@ func (h *Handler) Cleanup() error {
 	if h.files != nil {
 		h.files.close()
 	}
+	pushErr := h.closePush()
 	if h.budgetKey != "" {
 		_, err := budgets.Delete(h.budgetKey)
-		return err
+		return errors.Join(err, pushErr)
 	}
-	return nil
+	return pushErr
 }
 
 // bufferAccount is one request's buffers and its reservation, which always

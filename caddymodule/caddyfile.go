@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"encoding/json"
 	"strconv"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
@@ -13,6 +14,7 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"github.com/devicebridge/caddy-devicebridge/tlspolicy"
+	"github.com/devicebridge/caddy-devicebridge/translate"
 )
 
 func init() {
@@ -43,6 +45,36 @@ func init() {
 //	    file_hosts        <host>|*.<suffix>[:port]... # repeatable; default the cloud's download hosts
 //	    max_file_streams  <n>                        # default 64
 //	    file_idle_timeout <duration>                 # default 30s (no total timeout)
+//
+//	    push {                                       # push; off without this block
+//	        public_url         <https-url>           # required; where Graph posts
+//	        subscription_ttl   <duration>            # default 6d, 45m to 10080m
+//	        send_timeout       <duration>            # default 1500ms
+//	        push_reseal_after  <duration>            # default 30d
+//	        max_inflight_sends <n>                   # default 256
+//	        trust_pool         <module> [...]        # roots for the push services,
+//	                                                 # as reverse_proxy's tls_trust_pool;
+//	                                                 # default the system roots
+//	        apns {
+//	            key_file         <path to .p8>
+//	            key_id           <10 chars>
+//	            team_id          <10 chars>
+//	            topic            <bundle id>
+//	            endpoint         <url>               # default https://api.push.apple.com
+//	            sandbox_endpoint <url>               # default https://api.sandbox.push.apple.com
+//	        }
+//	        fcm {
+//	            credentials_file <service-account JSON>
+//	            project_id       <id>                # default the credentials' project_id
+//	            endpoint         <url>               # default https://fcm.googleapis.com
+//	            priority         normal|high         # default normal
+//	        }
+//	        webpush {
+//	            vapid_key_file <PEM P-256 private key>
+//	            subject        mailto:<address>|https://<url>
+//	            allow_hosts    <host[:port]|*.domain[:port]> ...  # port 443 unless named
+//	        }
+//	    }
 //
 //	    # any reverse_proxy subdirective, passed to the proxy, e.g.
 //	    transport http {
@@ -101,6 +133,14 @@ func (h *Handler) unmarshalBridgeTokens(d *caddyfile.Dispenser) ([]caddyfile.Tok
 	}
 	for d.NextBlock(0) {
 		name := d.Val()
+		if name == "push" {
+			segment := d.NextSegment()
+			if err := h.unmarshalPush(caddyfile.NewDispenser(segment)); err != nil {
+				return nil, err
+			}
+			tokens = d.DeleteN(len(segment))
+			continue
+		}
 		args := d.RemainingArgs()
 		ours, err := h.unmarshalSubdirective(d, name, args)
 		if err != nil {
@@ -292,6 +332,9 @@ func parseDirective(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error)
 		return nil, h.Errf("devicebridge: %v", err)
 	}
 	setTransportDefaults(transport)
+	if translator.Push != nil && time.Duration(transport.ResponseHeaderTimeout) < translate.PushUpstreamTimeout {
+		return nil, h.Errf("devicebridge: push needs the transport's response_header_timeout to be at least %v (Graph validates the notification URLs before it answers)", translate.PushUpstreamTimeout)
+	}
 	encodeTransport(proxy, transport)
 	if transport.TLS != nil && translator.FileTLS == nil {
 		// The file download client trusts what the upstream leg trusts;

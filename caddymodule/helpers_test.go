@@ -38,7 +38,7 @@ import (
 // legs.
 //
 // caddytest uses fixed ports, so these tests must not run in parallel. The
-// ports are 2999 (admin), 7080, 7443, 7444 and 7445 by default;
+// ports are 2999 (admin), 7080 and 7443 to 7447 by default;
 // DEVICEBRIDGE_TEST_PORT_OFFSET shifts them all, so two checkouts can run
 // their suites on one machine at the same time.
 var (
@@ -80,6 +80,7 @@ type testServer struct {
 	bridge     string // extra devicebridge subdirectives of the device site
 	transport  string // extra lines of the device site's transport http block
 	emulator   string // extra graph_emulator subdirectives
+	sites      string // extra sites, appended to the Caddyfile
 
 	// acmeDeviceCert leaves out local_certs: the device site then gets
 	// its certificate from the issuer its deviceSite names, while the
@@ -197,6 +198,10 @@ func (s testServer) caddyfile() string {
 		line(2, "%s", s.downloadEmulator)
 		line(1, "}")
 		line(0, "}")
+	}
+	if s.sites != "" {
+		b.WriteString("\n")
+		line(0, "%s", s.sites)
 	}
 	return b.String()
 }

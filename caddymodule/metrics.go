@@ -28,6 +28,8 @@ type metrics struct {
 	errors            *prometheus.CounterVec
 	governorWait      prometheus.Histogram
 	fileHostsRefused  *prometheus.CounterVec
+	pushSends         *prometheus.CounterVec
+	webhookDuration   *prometheus.HistogramVec
 }
 
 var (
@@ -72,12 +74,21 @@ func newMetrics() *metrics {
 			Namespace: ns, Subsystem: sub, Name: "file_hosts_refused_total",
 			Help: "File downloads refused before any byte was fetched, by reason (scheme: not https or malformed; host: off file_hosts, also on a redirect hop; address: not public at connect time; redirects: more than 2 hops).",
 		}, []string{"reason"}),
+		pushSends: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "push_sends_total",
+			Help: "Pushes the webhook sent or tried to send, by platform (apns, fcm, webpush) and outcome (delivered, target_gone, target_throttled, rejected, provider_failure, unavailable, dropped).",
+		}, []string{"platform", "outcome"}),
+		webhookDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: ns, Subsystem: sub, Name: "push_webhook_duration_seconds",
+			Help:    "Time to answer Graph's notification POSTs, by outcome (sent, limited, forged, validated, not_found, breaker_open, …). Graph throttles an endpoint whose answers take over 2.9 s.",
+			Buckets: []float64{1e-4, 5e-4, 1e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1, 1.5, 2.9, 5},
+		}, []string{"outcome"}),
 	}
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.commands, m.envelopeErrors, m.translateDuration, m.upstreamResponses, m.localThrottles,
-		m.errors, m.governorWait, m.fileHostsRefused}
+		m.errors, m.governorWait, m.fileHostsRefused, m.pushSends, m.webhookDuration}
 }
 
 // provisionMetrics registers the shared collectors on ctx's registry.
@@ -131,4 +142,12 @@ func (m *metrics) countFileHostRefused(reason string) {
 
 func (m *metrics) countLocalThrottle(reason string) {
 	m.localThrottles.WithLabelValues(reason).Inc()
+}
+
+func (m *metrics) countPushSend(platform, outcome string) {
+	m.pushSends.WithLabelValues(platform, outcome).Inc()
+}
+
+func (m *metrics) observeWebhook(outcome string, took time.Duration) {
+	m.webhookDuration.WithLabelValues(outcome).Observe(took.Seconds())
 }

@@ -192,6 +192,10 @@ type Handler struct {
 	// server name. Default: the system's roots.
 	FileTLS *reverseproxy.TLSConfig `json:"file_tls,omitempty"`
 
+	// Push turns push on: the push commands and the webhook Graph posts
+	// change notifications to. Default: none (push is off).
+	Push *PushConfig `json:"push,omitempty"`
+
 	translator *translate.Translator
 	files      *fileFetcher
 	governor   *governor.Governor
@@ -200,6 +204,7 @@ type Handler struct {
 	upstream   *url.URL
 	logger     *zap.Logger
 	metrics    *metrics
+	push       *pushRuntime
 }
 
 // CaddyModule returns the Caddy module information.
@@ -269,6 +274,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	pushOptions, err := h.provisionPush(ctx)
+	if err != nil {
+		return err
+	}
 	// The translator validates its own options (state_ttl, max_commands,
 	// the upstream URL, the key size) and fills in their defaults.
 	h.translator, err = translate.New(translate.Options{
@@ -277,12 +286,20 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		StateTTL:     time.Duration(h.StateTTL),
 		MaxCommands:  h.MaxCommands,
 		ImmutableIDs: *h.ImmutableIDs,
+		Push:         pushOptions,
 	})
 	if err != nil {
+		_ = h.closePush()
 		return fmt.Errorf("building translator: %v", err)
 	}
 	if h.translator.GeneratedKey() {
 		h.logger.Warn("no state_key configured: generated a random one; sync states will not survive a restart or work across instances")
+		if h.push != nil {
+			h.logger.Warn("push is on with a generated state key: subscriptions made here reach their devices only while this instance runs, and no other instance can serve their notifications")
+		}
+	}
+	if h.push != nil {
+		h.push.keys = h.translator.PushKeys()
 	}
 
 	h.metrics, err = provisionMetrics(ctx)

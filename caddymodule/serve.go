@@ -51,6 +51,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if !ok {
 		return h.writeError(w, errNoEndpoint)
 	}
+	// Graph posts notifications anonymously: the webhook comes before any
+	// check of a bearer token.
+	if h.push != nil {
+		if kind, blob, ok := pushWebhookOf(endpoint); ok {
+			return h.servePushWebhook(w, r, kind, blob)
+		}
+	}
 	switch endpoint {
 	case "/batch":
 		return h.serveBatch(w, r, next)

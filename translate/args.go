@@ -65,7 +65,25 @@ const (
 	argThumbs
 	argEtag
 	argScope
+	// Push (push.go); ref is mail.get's.
+	argPlatform
+	argWatch
+	argDevice
+	argAccount
+	argAlert
+	argEnv
+	argToken
+	argFID
+	argEndpoint
+	argP256dh
+	argAuth
+	argIDs
+	argRef
 )
+
+// pushSubscribeArgs are push.subscribe's own arguments.
+const pushSubscribeArgs = argPlatform | argWatch | argDevice | argAccount | argAlert | argEnv |
+	argToken | argFID | argEndpoint | argP256dh | argAuth
 
 // argValues holds the raw values of the known arguments of one command.
 type argValues struct {
@@ -81,6 +99,8 @@ type argValues struct {
 	// now is the translator's clock, for defaults relative to the current
 	// time (attachments.recent's since); set by parseArgs.
 	now func() time.Time
+	// Push, and mail.get's ref.
+	platform, watch, device, account, alert, env, token, fid, endpoint, p256dh, auth, ids, ref gjson.Result
 
 	// written are the values collectArgs set, so that reset clears only
 	// them: clearing the whole struct on the heap costs a write barrier
@@ -191,7 +211,7 @@ func (t *Translator) parseArgs(c *command, spec *opSpec, a *argValues, args gjso
 		}
 		c.mailbox = a.mailbox.Str
 	}
-	if spec.args&argFolder != 0 && spec.flags&opOwnIDs == 0 {
+	if spec.args&argFolder != 0 && spec.flags&opOwnIDs == 0 && (a.folder.Exists() || spec.flags&opFolderOptional == 0) {
 		if !a.folder.Exists() {
 			return invalidArgs(msgMissingFolder)
 		}
@@ -209,13 +229,24 @@ func (t *Translator) parseArgs(c *command, spec *opSpec, a *argValues, args gjso
 		if spec.flags&opItemID != 0 {
 			missing, bad = msgMissingItemID, msgBadItemID
 		}
-		if !a.id.Exists() {
+		switch {
+		case a.ref.Exists():
+			// A sealed message reference from a push, in place of id.
+			if a.id.Exists() {
+				return invalidArgs(msgIDAndRef)
+			}
+			id, err := t.openRef(c, a.ref)
+			if err != nil {
+				return err
+			}
+			c.msgID = id
+		case !a.id.Exists():
 			return invalidArgs(missing)
-		}
-		if a.id.Type != gjson.String || !validGraphID(a.id.Str) {
+		case a.id.Type != gjson.String || !validGraphID(a.id.Str):
 			return invalidArgs(bad)
+		default:
+			c.msgID = a.id.Str
 		}
-		c.msgID = a.id.Str
 	}
 	window := 0
 	if a.window.Exists() {
@@ -371,6 +402,39 @@ func (a *argValues) pimSlot(name string) (argBit, *gjson.Result) {
 		return argCompany, &a.company
 	case "title":
 		return argTitle, &a.title
+	}
+	return a.pushSlot(name)
+}
+
+// pushSlot is argValues.slot for the push argument names and mail.get's ref.
+func (a *argValues) pushSlot(name string) (argBit, *gjson.Result) {
+	switch name {
+	case "platform":
+		return argPlatform, &a.platform
+	case "watch":
+		return argWatch, &a.watch
+	case "device":
+		return argDevice, &a.device
+	case "account":
+		return argAccount, &a.account
+	case "alert":
+		return argAlert, &a.alert
+	case "env":
+		return argEnv, &a.env
+	case "token":
+		return argToken, &a.token
+	case "fid":
+		return argFID, &a.fid
+	case "endpoint":
+		return argEndpoint, &a.endpoint
+	case "p256dh":
+		return argP256dh, &a.p256dh
+	case "auth":
+		return argAuth, &a.auth
+	case "ids":
+		return argIDs, &a.ids
+	case "ref":
+		return argRef, &a.ref
 	}
 	return 0, nil
 }

@@ -74,7 +74,7 @@ func (p *Plan) buildCall() {
 				continue
 			}
 			spec := c.op.spec()
-			p.call = Call{Method: spec.method, Path: t.basePath + c.url[:c.pathLen]}
+			p.call = Call{Method: c.upstreamMethod(spec), Path: t.basePath + c.url[:c.pathLen]}
 			if c.payload != nil {
 				p.call.ContentType, p.call.Body = batchContentType, c.payload
 			}
@@ -106,7 +106,7 @@ func (p *Plan) buildCall() {
 		b = append(b, `{"id":"`...)
 		b = strconv.AppendInt(b, int64(i), 10)
 		b = append(b, `","method":"`...)
-		b = append(b, spec.method...)
+		b = append(b, c.upstreamMethod(spec)...)
 		b = append(b, `","url":`...)
 		b = appendJSONString(b, c.url)
 		pv := t.preferFor(prefer[:0], c, spec)
@@ -155,4 +155,13 @@ func (p *Plan) buildCall() {
 		p.call.Prefer = p.prefer[:1]
 	}
 	p.Upstream = &p.call
+}
+
+// upstreamMethod is the command's upstream method: the row's, unless the
+// command names its own (a push renewal PATCHes what push.subscribe POSTs).
+func (c *command) upstreamMethod(spec *opSpec) string {
+	if c.method != "" {
+		return c.method
+	}
+	return spec.method
 }

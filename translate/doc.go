@@ -15,7 +15,7 @@
 // jsonr.go, jsonw.go) — knows no op by name: it reads rows. A row's code
 // lives in the file of its resource family: folders.go, mail.go,
 // mailactions.go, search.go, attachments.go, calendar.go, contacts.go,
-// files.go.
+// files.go, push.go.
 //
 // Take mail.get, whose row is
 //

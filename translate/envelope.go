@@ -43,6 +43,11 @@ type command struct {
 	drive       string    // drive argument, checked; "" for the user's own drive
 	ifNoneMatch string    // files.list's etag argument, sent as If-None-Match on the first call
 	fileOpts    fileFlags // files.sync from now, files.list thumbs, files.search scope all
+	// method is the upstream method when it is not the row's (a push
+	// renewal), "" otherwise.
+	method string
+	// push holds a push command's arguments (push.go); nil for other ops.
+	push *pushCommand
 }
 
 // Plan is one device request turned into (at most) one upstream call. Create
@@ -72,6 +77,10 @@ type Plan struct {
 	scratchSpace *planScratch
 	// identity is whom the request acts as; its states are bound to it.
 	identity Identity
+	// tenantID and userID are the principal of the request's token (its
+	// claims when it is a JWT that holds them), "" when unknown; push
+	// binds its routing blob to them.
+	tenantID, userID string
 }
 
 // planScratch is working space of a plan that lives on the heap because
@@ -122,6 +131,12 @@ func (t *Translator) Plan(body []byte) (*Plan, *Error) {
 	return t.PlanFor(body, Identity{})
 }
 
+// PlanWithPrincipal is PlanFor for the identity of a token whose tid and
+// oid claims are tenantID and userID (both or neither given).
+func (t *Translator) PlanWithPrincipal(body []byte, tenantID, userID string) (*Plan, *Error) {
+	return t.PlanFor(body, IdentityOf(tenantID, userID))
+}
+
 // PlanFor is Plan for a request acting as identity (see
 // IdentityFromAuthorization): the states it reads must have been sealed
 // for the same identity, and the states it issues are sealed for it.
@@ -168,6 +183,9 @@ func (t *Translator) PlanFor(body []byte, identity Identity) (*Plan, *Error) {
 	p := planPool.Get().(*Plan)
 	p.t = t
 	p.identity = identity
+	if identity.bound {
+		p.tenantID, p.userID = identity.tenant, identity.user
+	}
 	var envErr *Error
 	commands.ForEach(func(_, v gjson.Result) bool {
 		envErr = p.addCommand(v)
@@ -244,6 +262,9 @@ func (p *Plan) addCommand(v gjson.Result) *Error {
 	w := p.work()
 	c.err = p.t.parseArgs(c, spec, &w.args, args)
 	w.args.reset() // zero for the next command; keeps no device input
+	if c.err == nil && spec.prepare != nil {
+		c.err = spec.prepare(p, c)
+	}
 	if c.err == nil {
 		c.buildURL(spec, w.urlBuf[:0])
 	}
@@ -273,7 +294,7 @@ func (c *command) buildURL(spec *opSpec, b []byte) {
 		}
 		return
 	}
-	if spec.flags&opOwnRoot == 0 {
+	if spec.flags&(opOwnRoot|opRootless) == 0 {
 		b = appendRoot(b, c.mailbox)
 	}
 	b = spec.path(b, c)

@@ -3,6 +3,7 @@ package translate
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // goldenNonce fills a nonce with 1, 2, 3, … so that sealing is repeatable.
@@ -171,5 +172,40 @@ func TestGoldenStates(t *testing.T) {
 			}
 			p.Release()
 		}
+	}
+}
+
+// goldenPushState is a push state sealed with testKey1, the clock at
+// testNow and goldenNonce, for the subscription testSubID created by
+// goldenPushArgs. It must still open to the renewal of that subscription:
+// a changed wire id, scope, link layout or digest fails here before it
+// makes every device resubscribe.
+const (
+	goldenPushArgs  = `{"platform":"apns","token":"a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90","device":"install-1","alert":true,"account":"work"}`
+	goldenPushState = "AgECAwQFBgcICQoLDOfmSJk1fMgjjV3F32Sru6c3aNp1L17QBrPqmG2AwapfaHJ9lS60z9dIj-zWa8IkpC41nEN3C8HYbE2PmMzf2a8yVscXWMUbe7JqxNYdzvhF7zdCHaWD1dnVuDncohE-075EBcrT4A_YKQBnAYJfi1nobGkmhI3GbFB0CNAPBO0Pabl5hOusrRhnKqK7Um0"
+)
+
+func TestGoldenPushState(t *testing.T) {
+	tr, clk := newPushTranslator(t)
+	tr.nonce = goldenNonce
+	p, e := tr.PlanWithPrincipal([]byte(cmd("push.subscribe", goldenPushArgs)), testTenant, testUser)
+	if e != nil {
+		t.Fatal(e)
+	}
+	out, _ := respond(t, p, 201, nil, testSubscribed)
+	p.Release()
+	if got := firstState(t, out); got != goldenPushState {
+		t.Errorf("sealed push state changed:\n got %s\nwant %s", got, goldenPushState)
+	}
+	clk.t = testNow.Add(4 * 24 * time.Hour)
+	p, e = tr.PlanWithPrincipal([]byte(cmd("push.subscribe", withState(goldenPushArgs, goldenPushState))), testTenant, testUser)
+	if e != nil {
+		t.Fatal(e)
+	}
+	defer p.Release()
+	if u := p.Upstream; u == nil || u.Method != "PATCH" || u.Path != "/v1.0/subscriptions/"+testSubID ||
+		string(u.Body) != `{"expirationDateTime":"2026-03-11T12:00:00Z"}` {
+		out, _ := respond(t, p, 0, nil, "")
+		t.Errorf("golden push state does not renew: %+v %s", u, out)
 	}
 }

@@ -23,6 +23,9 @@ import (
 type Identity struct {
 	sum   [sha256.Size]byte
 	bound bool
+	// tenant and user are the claims, lower-cased; push binds its routing
+	// blob to them.
+	tenant, user string
 }
 
 // Bound reports whether the identity names a user.
@@ -42,14 +45,23 @@ func IdentityFromAuthorization(authorization string) Identity {
 	if !ok {
 		return Identity{}
 	}
+	return IdentityOf(tid, oid)
+}
+
+// IdentityOf is the identity of a token whose tid and oid claims are
+// tenantID and userID; the zero Identity when either is empty.
+func IdentityOf(tenantID, userID string) Identity {
+	if tenantID == "" || userID == "" {
+		return Identity{}
+	}
+	tid, oid := strings.ToLower(tenantID), strings.ToLower(userID)
 	h := sha256.New()
 	h.Write([]byte("devicebridge/identity\x00"))
 	h.Write([]byte(tid))
 	h.Write([]byte{0})
 	h.Write([]byte(oid))
-	var id Identity
+	id := Identity{bound: true, tenant: tid, user: oid}
 	h.Sum(id.sum[:0])
-	id.bound = true
 	return id
 }
 

@@ -260,7 +260,7 @@ func (p *Plan) appendResults(b []byte, r *responder, envRequestID string) []byte
 					fail.RequestID = sanitizeToken(r.requestIDOf(it))
 				}
 			} else {
-				fail = p.commandFailure(r, it)
+				fail = p.commandFailure(r, c, it)
 			}
 			if fail != nil && fail.RequestID == "" {
 				fail.RequestID = envRequestID
@@ -338,7 +338,7 @@ func serverFailure(status int, retryAfter string, now time.Time) *Error {
 
 // commandFailure maps one command's non-2xx upstream status (a direct call's
 // 4xx, or a $batch item's own status) to its result.
-func (p *Plan) commandFailure(r *responder, it *batchItem) *Error {
+func (p *Plan) commandFailure(r *responder, c *command, it *batchItem) *Error {
 	code, rid := errorInfo(it.body)
 	requestID := r.requestIDOf(it)
 	var retryAfter string
@@ -349,7 +349,11 @@ func (p *Plan) commandFailure(r *responder, it *batchItem) *Error {
 	}
 	status := it.status
 	var e *Error
+	if spec := c.op.spec(); spec != nil && spec.failure != nil {
+		e = spec.failure(c, status, code, it.body)
+	}
 	switch {
+	case e != nil:
 	case status == http.StatusGone || (status >= 400 && status <= 499 && isResyncCode(code)):
 		e = NewError(http.StatusGone, CodeResyncRequired, msgResync)
 	case status == http.StatusTooManyRequests || status == http.StatusFailedDependency:

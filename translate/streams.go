@@ -110,9 +110,10 @@ func (t *Translator) UpstreamError(status int, header http.Header, body []byte) 
 	}
 	r := responder{header: header, direct: true, now: now}
 	it := batchItem{present: true, status: status, body: root}
-	// commandFailure reads only its arguments, never the plan.
+	// commandFailure reads only its arguments, never the plan; the command
+	// has no row, so the generic rules apply.
 	var p *Plan
-	return p.commandFailure(&r, &it)
+	return p.commandFailure(&r, &command{}, &it)
 }
 
 // FileContentCall returns the call of the file streaming endpoint

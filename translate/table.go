@@ -9,7 +9,7 @@ import (
 // This file is the command table: one row per device op with everything the
 // envelope, the $batch packing and the answer translation need. The code of
 // each row lives in its family's file (folders.go, mail.go, mailactions.go,
-// search.go, attachments.go, calendar.go, contacts.go, files.go); the generic machinery
+// search.go, attachments.go, calendar.go, contacts.go, files.go, push.go); the generic machinery
 // only reads rows.
 
 // opKind is an op's wire id. It is sealed into every state (the additional
@@ -51,6 +51,16 @@ const (
 	// opTopWindow: the window is the $top of the first call, written by the
 	// row's query; a delta sync sends no Prefer odata.maxpagesize.
 	opTopWindow
+	// opRootless: the path is written right after the base path, not after
+	// /me or /users/{mailbox} (Graph's /subscriptions).
+	opRootless
+	// opOwnState: the op issues and accepts a state that is no sync
+	// position (the push state): its parse or prepare opens it, its answer
+	// seals it. parseArgs leaves the state argument to the row.
+	opOwnState
+	// opFolderOptional: the folder argument may be absent (the row's parse
+	// picks the default).
+	opFolderOptional
 )
 
 // opSpec is one row of the command table.
@@ -61,7 +71,7 @@ type opSpec struct {
 	name string
 	// args are the arguments the op accepts; others are ignored. mailbox,
 	// folder, id, window and since are validated by parseArgs for every op
-	// that accepts them, the rest by parse.
+	// that accepts them (and ref, opened in place of id), the rest by parse.
 	args argBit
 	// flags are the op's properties.
 	flags opFlags
@@ -70,6 +80,10 @@ type opSpec struct {
 	// parse validates the op's own arguments and fills c: payload, field
 	// set (withMessageFields for message fields), action, ….
 	parse func(c *command, a *argValues) *Error
+	// prepare, when set, completes c after parse with what parse cannot
+	// see: the translator's configuration, keys and clock, and the plan's
+	// principal (push commands). nil for most ops.
+	prepare func(p *Plan, c *command) *Error
 	// path appends the upstream path after /me or /users/{mailbox}, escaped.
 	path func(b []byte, c *command) []byte
 	// query appends the query of the first call (without '?'); nil for none.
@@ -81,11 +95,15 @@ type opSpec struct {
 	changes func(p *Plan, b []byte, c *command, r *jreader) ([]byte, *Error)
 	// scope is the scope a state is bound to (opDelta and opPaged only).
 	scope func(c *command) string
-	// stateFields reports whether a state may carry the field set (opDelta and opPaged only).
+	// stateFields reports whether a state may carry the field set (opDelta,
+	// opPaged and the opOwnState op that seals the state).
 	stateFields func(fieldSet) bool
 	// sealLink rewrites a delta page's checked link before it is sealed
 	// (opDelta only); nil seals the link as Graph gave it.
 	sealLink func(rel string) string
+	// failure, when set, maps a non-2xx upstream answer of the command
+	// before the generic rules; nil from it means the generic mapping.
+	failure func(c *command, status int, code string, body gjson.Result) *Error
 }
 
 // stateful reports whether the op issues and accepts a state.
@@ -106,7 +124,7 @@ var opRows = [...]opSpec{
 		flags: opDelta | opBodyType, method: http.MethodGet,
 		parse: parseMailSyncArgs, path: mailSyncPath, query: mailSyncQuery, answer: (*Plan).appendSyncData,
 		changes: appendMessageChanges, scope: folderScope, stateFields: isMessageFields},
-	{wire: 4, name: "mail.get", args: argMailbox | argID | argBody | argFields, flags: opBodyType, method: http.MethodGet,
+	{wire: 4, name: "mail.get", args: argMailbox | argID | argRef | argBody | argFields, flags: opBodyType, method: http.MethodGet,
 		parse: parseMailGetArgs, path: messagePath, query: messageQuery, answer: appendMessageData},
 
 	// Mail actions (mailactions.go).
@@ -181,6 +199,18 @@ var opRows = [...]opSpec{
 		scope: filesSearchScope, stateFields: isFileFields},
 	{wire: 28, name: "files.link", args: argMailbox | argDrive | argID, flags: opOwnRoot | opOwnIDs, method: http.MethodGet,
 		parse: parseFilesLinkArgs, path: filesLinkPath, query: filesLinkQuery, answer: appendFileLinkData},
+	// Push (push.go). mailbox is accepted only to be refused: Graph's
+	// delegated subscriptions cover the signed-in user's own mailbox.
+	{wire: 22, name: "push.subscribe", args: argMailbox | argFolder | argState | pushSubscribeArgs,
+		flags: opRootless | opOwnState | opFolderOptional, method: http.MethodPost,
+		parse: parsePushSubscribeArgs, prepare: (*Plan).preparePushSubscribe, path: pushSubscribePath,
+		answer: (*Plan).appendPushSubscribeData, failure: pushSubscribeFailure, stateFields: isPushStateFields},
+	{wire: 23, name: "push.list", args: argMailbox | argDevice, flags: opRootless, method: http.MethodGet,
+		parse: parsePushListArgs, prepare: (*Plan).preparePushList, path: pushSubscriptionsPath,
+		answer: (*Plan).appendPushListData},
+	{wire: 24, name: "push.unsubscribe", args: argMailbox | argState | argIDs, flags: opRootless | opOwnState | opEmptyData,
+		method: http.MethodDelete, parse: parsePushUnsubscribeArgs, prepare: (*Plan).preparePushUnsubscribe,
+		path: pushSubscriptionPath, answer: appendEmptyData},
 }
 
 // opTable indexes the rows by wire id; nil for a wire id without a row.
@@ -240,6 +270,13 @@ func (s *opSpec) problems() []string {
 		if s.stateFields == nil {
 			miss("state field check")
 		}
+		if s.args&argState == 0 {
+			miss("state argument")
+		}
+		if s.flags&opOwnState != 0 {
+			p = append(p, "both a sync state and a state of its own")
+		}
+	} else if s.flags&opOwnState != 0 {
 		if s.args&argState == 0 {
 			miss("state argument")
 		}

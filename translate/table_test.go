@@ -39,6 +39,7 @@ func TestWireIDs(t *testing.T) {
 		"calendar.sync": 13, "event.respond": 14, "event.create": 15, "event.update": 16, "event.delete": 17,
 		"contacts.sync": 18, "contact.create": 19, "contact.update": 20, "contact.delete": 21,
 		"files.sync": 25, "files.list": 26, "files.search": 27, "files.link": 28, "attachments.recent": 29,
+		"push.subscribe": 22, "push.list": 23, "push.unsubscribe": 24,
 	}
 	for i := range opRows {
 		s := &opRows[i]

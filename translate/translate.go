@@ -38,6 +38,10 @@ type Options struct {
 	ImmutableIDs bool
 	// Now returns the current time; nil means time.Now (tests inject a clock).
 	Now func() time.Time
+	// Push configures the push commands (push.subscribe, push.list,
+	// push.unsubscribe, and mail.get's ref); nil means push is not
+	// configured and those commands answer invalid_args.
+	Push *PushOptions
 }
 
 // Translator turns device envelopes into upstream calls and upstream answers
@@ -54,6 +58,7 @@ type Translator struct {
 	immutableIDs bool
 	now          func() time.Time
 	nonce        func([]byte) // fills a nonce; crypto/rand unless a test replaces it
+	push         *pushConfig  // nil: push is not configured
 }
 
 // Validate checks the options as New does, without building a Translator:
@@ -79,6 +84,15 @@ func (o Options) check() (Upstream, error) {
 	for i, k := range o.StateKeys {
 		if len(k) != StateKeySize {
 			return Upstream{}, fmt.Errorf("translate: state key %d is %d bytes, want %d", i, len(k), StateKeySize)
+		}
+	}
+	if o.Push != nil {
+		stateTTL := o.StateTTL
+		if stateTTL == 0 {
+			stateTTL = DefaultStateTTL
+		}
+		if _, err := o.Push.check(stateTTL); err != nil {
+			return Upstream{}, err
 		}
 	}
 	return u, nil
@@ -122,6 +136,11 @@ func New(o Options) (*Translator, error) {
 			return nil, fmt.Errorf("translate: state key %d: %w", i, err)
 		}
 		t.sealers = append(t.sealers, aead)
+	}
+	if o.Push != nil {
+		if t.push, err = o.Push.build(keys, t.ttl); err != nil {
+			return nil, err
+		}
 	}
 	return t, nil
 }
