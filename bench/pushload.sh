@@ -11,6 +11,7 @@
 #
 #   bench/pushload.sh
 #   RATE=200 RATE_DURATION=20s CONCURRENCY=64 SUSTAINED_DURATION=15s bench/pushload.sh
+#   PUSHLOAD_FLAGS=-http1 bench/pushload.sh   # Graph's side over HTTP/1.1 instead of HTTP/2
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
