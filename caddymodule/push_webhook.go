@@ -357,8 +357,9 @@ func (p *pushRuntime) message(n *notificationSummary, route *push.Routing) (*pus
 	return msg, classHint, !webpush
 }
 
-// sendPush sends msg within send_timeout and answers Graph: 503 only
-// while the provider's breaker is open, 202 otherwise.
+// sendPush sends msg by send_timeout after the notification arrived (now)
+// and answers Graph: 503 only while the provider's breaker is open, 202
+// otherwise.
 func (h *Handler) sendPush(w http.ResponseWriter, ctx context.Context, blob string, route *push.Routing, msg *push.Message, class pushClass, now time.Time) string {
 	p := h.push
 	sender := p.senders.For(route.Target.Platform)
@@ -378,7 +379,9 @@ func (h *Handler) sendPush(w http.ResponseWriter, ctx context.Context, blob stri
 		accepted(w)
 		return "limited"
 	}
-	sendCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.sendTimeout)
+	// send_timeout counts from the notification's arrival, not from here:
+	// the answer to Graph, work before the send included, is never later.
+	sendCtx, cancel := context.WithDeadline(context.WithoutCancel(ctx), now.Add(p.sendTimeout))
 	res := sender.Send(sendCtx, &route.Target, msg)
 	cancel()
 	h.metrics.countPushSend(platform, res.Outcome.String())
