@@ -379,9 +379,10 @@ func (h *Handler) sendPush(w http.ResponseWriter, ctx context.Context, blob stri
 		accepted(w)
 		return "limited"
 	}
-	// send_timeout counts from the notification's arrival, not from here:
-	// the answer to Graph, work before the send included, is never later.
-	sendCtx, cancel := context.WithDeadline(context.WithoutCancel(ctx), now.Add(p.sendTimeout))
+	// send_timeout counts from the notification's arrival, not from here,
+	// and keeps back a moment for writing the answer: the answer to Graph,
+	// the work before the send included, is never later than send_timeout.
+	sendCtx, cancel := context.WithDeadline(context.WithoutCancel(ctx), now.Add(p.sendTimeout-answerReserve(p.sendTimeout)))
 	res := sender.Send(sendCtx, &route.Target, msg)
 	cancel()
 	h.metrics.countPushSend(platform, res.Outcome.String())
@@ -406,4 +407,10 @@ func (h *Handler) sendPush(w http.ResponseWriter, ctx context.Context, blob stri
 	}
 	accepted(w)
 	return "sent"
+}
+
+// answerReserve is the part of send_timeout kept for writing the answer to
+// Graph after a send ran out of time: a twentieth, at most 50 ms.
+func answerReserve(sendTimeout time.Duration) time.Duration {
+	return min(sendTimeout/20, 50*time.Millisecond)
 }
