@@ -12,8 +12,10 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -637,3 +639,56 @@ const leakSlack = 6
 // folderGet is a one-command envelope whose direct call is
 // GET /me/mailFolders/inbox.
 const folderGet = `{"commands":[{"id":"c1","op":"folder.get","args":{"folder":"inbox"}}]}`
+
+// heapWatch samples the heap in use while a transfer runs.
+type heapWatch struct {
+	baseline uint64
+	peak     atomic.Uint64
+	done     chan struct{}
+	wg       sync.WaitGroup
+	restore  int
+}
+
+// watchHeap lowers the GC target (so garbage does not pass for growth:
+// what stays in use is what the transfer holds), collects, takes the
+// heap in use as the baseline and samples it every 20 ms until stop.
+func watchHeap(t *testing.T) *heapWatch {
+	t.Helper()
+	h := &heapWatch{done: make(chan struct{}), restore: debug.SetGCPercent(20)}
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	h.baseline = ms.HeapInuse
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		var s runtime.MemStats
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-h.done:
+				return
+			case <-tick.C:
+				runtime.ReadMemStats(&s)
+				if s.HeapInuse > h.peak.Load() {
+					h.peak.Store(s.HeapInuse)
+				}
+			}
+		}
+	}()
+	t.Cleanup(func() { h.stop() })
+	return h
+}
+
+// stop ends the sampling (once) and returns the baseline and the peak.
+func (h *heapWatch) stop() (baseline, peak uint64) {
+	select {
+	case <-h.done:
+	default:
+		close(h.done)
+		h.wg.Wait()
+		debug.SetGCPercent(h.restore)
+	}
+	return h.baseline, h.peak.Load()
+}

@@ -8,11 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -149,32 +146,7 @@ func TestIntegrationFileDownloadBoundedMemory(t *testing.T) {
 	want := contentHash(t, seed, 0, size)
 	e.clearDownloadRequests()
 
-	defer debug.SetGCPercent(debug.SetGCPercent(20))
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	baseline := ms.HeapInuse
-	var peak atomic.Uint64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		var s runtime.MemStats
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				runtime.ReadMemStats(&s)
-				if s.HeapInuse > peak.Load() {
-					peak.Store(s.HeapInuse)
-				}
-			}
-		}
-	}()
+	heap := watchHeap(t)
 
 	resp := e.getFile(fileContentURL(id), token, "Accept-Encoding", "gzip")
 	require.Equal(t, http.StatusOK, resp.StatusCode)
@@ -184,14 +156,13 @@ func TestIntegrationFileDownloadBoundedMemory(t *testing.T) {
 	got := sha256.New()
 	n, err := io.CopyBuffer(got, resp.Body, make([]byte, 32<<10))
 	resp.Body.Close()
-	close(stop)
-	wg.Wait()
+	baseline, peak := heap.stop()
 	require.NoError(t, err)
 	assert.Equal(t, int64(size), n)
 	assert.Equal(t, want, hex.EncodeToString(got.Sum(nil)), "the bytes arrive unchanged")
-	growth := int64(peak.Load()) - int64(baseline)
+	growth := int64(peak) - int64(baseline)
 	t.Logf("heap in use: baseline %d MiB, peak %d MiB, growth %d KiB for a %d MiB file",
-		baseline>>20, peak.Load()>>20, growth>>10, size>>20)
+		baseline>>20, peak>>20, growth>>10, size>>20)
 	assert.Less(t, growth, int64(heapGrowthLimit), "the heap stays bounded while 256 MiB stream through")
 	e.assertNoAuthorizationReachedDownloadHost()
 }

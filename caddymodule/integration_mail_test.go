@@ -10,13 +10,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"runtime"
-	"runtime/debug"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -306,34 +301,7 @@ func TestIntegrationLargeAttachmentBoundedMemory(t *testing.T) {
 	_, err := io.Copy(wantHash, emulator.GeneratedAttachmentReader(seed, size))
 	require.NoError(t, err)
 
-	// A low GC target keeps garbage from passing for growth: what stays
-	// in use is what the transfer holds.
-	defer debug.SetGCPercent(debug.SetGCPercent(20))
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	baseline := ms.HeapInuse
-	var peak atomic.Uint64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		var s runtime.MemStats
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				runtime.ReadMemStats(&s)
-				if s.HeapInuse > peak.Load() {
-					peak.Store(s.HeapInuse)
-				}
-			}
-		}
-	}()
+	heap := watchHeap(t)
 
 	resp := e.get(deviceBase+"/messages/"+url.PathEscape(msgID)+"/attachments/"+url.PathEscape(attID), token)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
@@ -341,14 +309,13 @@ func TestIntegrationLargeAttachmentBoundedMemory(t *testing.T) {
 	gotHash := sha256.New()
 	n, err := io.CopyBuffer(gotHash, resp.Body, make([]byte, 32<<10))
 	resp.Body.Close()
-	close(stop)
-	wg.Wait()
+	baseline, peak := heap.stop()
 	require.NoError(t, err)
 	assert.Equal(t, int64(size), n)
 	assert.Equal(t, hex.EncodeToString(wantHash.Sum(nil)), hex.EncodeToString(gotHash.Sum(nil)), "the bytes arrive unchanged")
-	growth := int64(peak.Load()) - int64(baseline)
+	growth := int64(peak) - int64(baseline)
 	t.Logf("heap in use: baseline %d MiB, peak %d MiB, growth %d KiB for a %d MiB attachment",
-		baseline>>20, peak.Load()>>20, growth>>10, size>>20)
+		baseline>>20, peak>>20, growth>>10, size>>20)
 	assert.Less(t, growth, int64(heapGrowthLimit), "the heap stays bounded while 64 MiB stream through")
 }
 

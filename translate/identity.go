@@ -55,14 +55,12 @@ func IdentityOf(tenantID, userID string) Identity {
 		return Identity{}
 	}
 	tid, oid := strings.ToLower(tenantID), strings.ToLower(userID)
-	h := sha256.New()
-	h.Write([]byte("devicebridge/identity\x00"))
-	h.Write([]byte(tid))
-	h.Write([]byte{0})
-	h.Write([]byte(oid))
-	id := Identity{bound: true, tenant: tid, user: oid}
-	h.Sum(id.sum[:0])
-	return id
+	var stack [256]byte
+	b := append(stack[:0], "devicebridge/identity\x00"...)
+	b = append(b, tid...)
+	b = append(b, 0)
+	b = append(b, oid...)
+	return Identity{sum: sha256.Sum256(b), bound: true, tenant: tid, user: oid}
 }
 
 // TokenPrincipal returns the tenant id (tid) and user object id (oid)
