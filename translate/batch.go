@@ -60,14 +60,15 @@ func (t *Translator) preferFor(dst []string, c *command, spec *opSpec) []string 
 	return dst
 }
 
-// buildCall sets p.Upstream from the commands that passed validation.
+// buildCall sets p.Upstream from the commands that passed validation: a
+// direct call when they need one upstream request, else a $batch.
 func (p *Plan) buildCall() {
 	t := p.t
 	switch {
 	case p.sent == 0:
 		p.Upstream = nil
 		return
-	case p.sent == 1:
+	case p.upstreamItems == 1:
 		for i := 0; i < p.n; i++ {
 			c := &p.cmds[i]
 			if c.err != nil {
@@ -91,7 +92,6 @@ func (p *Plan) buildCall() {
 	buf := getBuf()
 	b := append((*buf)[:0], `{"requests":[`...)
 	first := true
-	var prefer [4]string
 	for i := 0; i < p.n; i++ {
 		c := &p.cmds[i]
 		if c.err != nil {
@@ -102,49 +102,11 @@ func (p *Plan) buildCall() {
 		}
 		first = false
 		spec := c.op.spec()
-		// The item id is the command's index in the envelope.
-		b = append(b, `{"id":"`...)
-		b = strconv.AppendInt(b, int64(i), 10)
-		b = append(b, `","method":"`...)
-		b = append(b, c.upstreamMethod(spec)...)
-		b = append(b, `","url":`...)
-		b = appendJSONString(b, c.url)
-		pv := t.preferFor(prefer[:0], c, spec)
-		if len(pv) > 0 || c.payload != nil || c.ifNoneMatch != "" {
-			b = append(b, `,"headers":{`...)
-			sep := false
-			if len(pv) > 0 {
-				b = append(b, `"Prefer":"`...)
-				for j, v := range pv {
-					if j > 0 {
-						b = append(b, ", "...)
-					}
-					b = appendJSONEscaped(b, v)
-				}
-				b = append(b, '"')
-				sep = true
-			}
-			if c.payload != nil {
-				if sep {
-					b = append(b, ',')
-				}
-				b = append(b, `"Content-Type":"application/json"`...)
-				sep = true
-			}
-			if c.ifNoneMatch != "" {
-				if sep {
-					b = append(b, ',')
-				}
-				b = append(b, `"If-None-Match":`...)
-				b = appendJSONString(b, c.ifNoneMatch)
-			}
-			b = append(b, '}')
+		b = t.appendBatchItem(b, i, -1, c, spec, c.url)
+		for j, u := range c.more {
+			b = append(b, ',')
+			b = t.appendBatchItem(b, i, j, c, spec, u)
 		}
-		if c.payload != nil {
-			b = append(b, `,"body":`...)
-			b = append(b, c.payload...) // valid JSON built by the translator
-		}
-		b = append(b, '}')
 	}
 	b = append(b, "]}"...)
 	*buf = b
@@ -155,6 +117,60 @@ func (p *Plan) buildCall() {
 		p.call.Prefer = p.prefer[:1]
 	}
 	p.Upstream = &p.call
+}
+
+// appendBatchItem appends one $batch request of command c (index i in the
+// envelope) for url. The item id is the command's index, "i"; the requests
+// of a command that fans out are "i", then "i.0", "i.1", … for c.more[j]
+// (j ≥ 0; j = -1 is the first request).
+func (t *Translator) appendBatchItem(b []byte, i, j int, c *command, spec *opSpec, url string) []byte {
+	b = append(b, `{"id":"`...)
+	b = strconv.AppendInt(b, int64(i), 10)
+	if j >= 0 {
+		b = append(b, '.')
+		b = strconv.AppendInt(b, int64(j), 10)
+	}
+	b = append(b, `","method":"`...)
+	b = append(b, c.upstreamMethod(spec)...)
+	b = append(b, `","url":`...)
+	b = appendJSONString(b, url)
+	var prefer [4]string
+	pv := t.preferFor(prefer[:0], c, spec)
+	if len(pv) > 0 || c.payload != nil || c.ifNoneMatch != "" {
+		b = append(b, `,"headers":{`...)
+		sep := false
+		if len(pv) > 0 {
+			b = append(b, `"Prefer":"`...)
+			for k, v := range pv {
+				if k > 0 {
+					b = append(b, ", "...)
+				}
+				b = appendJSONEscaped(b, v)
+			}
+			b = append(b, '"')
+			sep = true
+		}
+		if c.payload != nil {
+			if sep {
+				b = append(b, ',')
+			}
+			b = append(b, `"Content-Type":"application/json"`...)
+			sep = true
+		}
+		if c.ifNoneMatch != "" {
+			if sep {
+				b = append(b, ',')
+			}
+			b = append(b, `"If-None-Match":`...)
+			b = appendJSONString(b, c.ifNoneMatch)
+		}
+		b = append(b, '}')
+	}
+	if c.payload != nil {
+		b = append(b, `,"body":`...)
+		b = append(b, c.payload...) // valid JSON built by the translator
+	}
+	return append(b, '}')
 }
 
 // upstreamMethod is the command's upstream method: the row's, unless the

@@ -48,9 +48,17 @@ type command struct {
 	method string
 	// push holds a push command's arguments (push.go); nil for other ops.
 	push *pushCommand
+	// more holds the escaped URLs (relative to the base path) of the
+	// command's further upstream requests when it fans out (push.unsubscribe
+	// with several ids): each is sent like url, with the same method,
+	// headers and payload, as its own $batch item. nil for one request.
+	more []string
+	// extraAt is the index in Plan.extra of the answer to more[0].
+	extraAt int
 }
 
-// Plan is one device request turned into (at most) one upstream call. Create
+// Plan is one device request turned into (at most) one upstream call: a
+// direct request, or one $batch of at most MaxBatchItems requests. Create
 // it with Translator.Plan, send Upstream, hand the answer to Respond, then Release.
 // A Plan is not safe for concurrent use.
 type Plan struct {
@@ -58,16 +66,24 @@ type Plan struct {
 	// (every command failed validation): then call Respond(dst, 0, nil, nil).
 	Upstream *Call
 
-	t       *Translator
-	cmds    [MaxBatchCommands]command
-	n       int
-	sent    int // commands that go upstream
-	call    Call
-	prefer  [4]string
-	body    *[]byte // pooled $batch body
-	scratch *[]byte // pooled sealing scratch
-	results [MaxBatchCommands]Result
-	items   [MaxBatchCommands]batchItem
+	t    *Translator
+	cmds [MaxBatchCommands]command
+	n    int
+	sent int // commands that go upstream
+	// upstreamItems counts the upstream requests of the commands that go
+	// upstream: one each, more for a command that fans out.
+	upstreamItems int
+	// extraUsed counts the entries of extra given to commands so far.
+	extraUsed int
+	call      Call
+	prefer    [4]string
+	body      *[]byte // pooled $batch body
+	scratch   *[]byte // pooled sealing scratch
+	results   [MaxBatchCommands]Result
+	items     [MaxBatchCommands]batchItem // each command's first answer, by command index
+	// extra holds the answers to the further requests of commands that fan
+	// out (command.more), from command.extraAt on.
+	extra [MaxBatchItems - 1]batchItem
 	// answerInvalid is set when the single-pass reader finds a direct sync
 	// page malformed (see appendSyncData).
 	answerInvalid bool
@@ -267,6 +283,19 @@ func (p *Plan) addCommand(v gjson.Result) *Error {
 	}
 	if c.err == nil {
 		c.buildURL(spec, w.urlBuf[:0])
+	}
+	if c.err == nil {
+		// Graph takes at most MaxBatchItems requests in one $batch; the
+		// command that would need more fails alone, before anything is sent.
+		need := 1 + len(c.more)
+		if p.upstreamItems+need > MaxBatchItems {
+			c.err = invalidArgs(msgTooManyUpstreamItems)
+			c.more = nil
+		} else {
+			c.extraAt = p.extraUsed
+			p.upstreamItems += need
+			p.extraUsed += len(c.more)
+		}
 	}
 	return nil
 }

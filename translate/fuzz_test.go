@@ -72,6 +72,9 @@ func checkPlan(t *testing.T, p *Plan) {
 		if c.pathLen < len(c.url) {
 			checkQuery(t, c.url[c.pathLen+1:])
 		}
+		for _, u := range c.more {
+			checkFilePath(t, u)
+		}
 	}
 }
 

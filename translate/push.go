@@ -41,9 +41,12 @@ import (
 // subscription's clientState or lifecycleNotificationUrl and R never
 // changes for a subscription's life.
 //
-// One push.unsubscribe deletes one subscription: ids holds one id, since
-// each command is one upstream request (several subscriptions: several
-// commands in one envelope, one $batch).
+// push.unsubscribe deletes the subscription of a push state, or those of
+// 1–20 ids: a command that fans out, one DELETE per id (command.more), all
+// in the envelope's one $batch, which holds at most MaxBatchItems requests
+// in all. Its result is {} when every DELETE answered 2xx or 404 (already
+// gone), else the error of the first that failed; deleting again is
+// harmless, so the device retries the whole command.
 
 // opPushSubscribe is push.subscribe's wire id (its row's): push states are
 // sealed and opened for it, by push.subscribe and push.unsubscribe alike.
@@ -56,7 +59,7 @@ const (
 	maxDeviceLen  = 64
 	maxAccountLen = 16
 	// maxPushIDs is how many subscription ids one push.unsubscribe takes.
-	maxPushIDs = 1
+	maxPushIDs = 20
 	// pushDigestLen is the length of the parameters' digest in a push state.
 	pushDigestLen = 16
 	// pushChangeTypes are the change types of every subscription.
@@ -85,7 +88,7 @@ const (
 	msgForeignTarget      = "a target argument of another platform is given"
 	msgURLTooLong         = "the notification URL would exceed 2048 bytes"
 	msgPushStateOrIDs     = "give either state or ids"
-	msgBadPushIDs         = "ids must be an array of one subscription id (one push.unsubscribe per subscription)"
+	msgBadPushIDs         = "ids must be an array of 1-20 distinct subscription ids"
 	msgPushResync         = "the subscription must be created again: subscribe without state, then unsubscribe the old one"
 	msgPushValidation     = "upstream could not validate the notification URLs"
 	msgBadRef             = "ref cannot be opened"
@@ -508,8 +511,13 @@ func pushSubscriptionsPath(b []byte, _ *command) []byte { return append(b, "/sub
 
 // pushSubscriptionPath is /subscriptions/{id}; subID is already escaped.
 func pushSubscriptionPath(b []byte, c *command) []byte {
+	return pushSubscriptionPathOf(b, c.push.subID)
+}
+
+// pushSubscriptionPathOf appends /subscriptions/{id} for an escaped id.
+func pushSubscriptionPathOf(b []byte, escapedID string) []byte {
 	b = append(b, "/subscriptions/"...)
-	return append(b, c.push.subID...)
+	return append(b, escapedID...)
 }
 
 // appendPushSubscribeData writes {"state","id","expires","renewAfter"} from
@@ -663,7 +671,8 @@ func (p *Plan) appendPushListData(b []byte, c *command, body gjson.Result) ([]by
 }
 
 // parsePushUnsubscribeArgs checks push.unsubscribe's arguments: a push
-// state, or ids holding one subscription id.
+// state, or ids holding 1–20 subscription ids. The first id's DELETE is
+// the command's url (pushSubscriptionPath); each further id's is in c.more.
 func parsePushUnsubscribeArgs(c *command, a *argValues) *Error {
 	if c.mailbox != "" {
 		return invalidArgs(msgPushMailbox)
@@ -680,31 +689,44 @@ func parsePushUnsubscribeArgs(c *command, a *argValues) *Error {
 		pc.state = a.state.Str
 		return nil
 	}
-	id, ok := parsePushIDs(a.ids)
+	var ids [maxPushIDs]string
+	n, ok := parsePushIDs(a.ids, &ids)
 	if !ok {
 		return invalidArgs(msgBadPushIDs)
 	}
-	pc.subID = string(appendPathSegment(nil, id))
+	pc.subID = string(appendPathSegment(nil, ids[0]))
+	if n > 1 {
+		c.more = make([]string, n-1)
+		for j, id := range ids[1:n] {
+			c.more[j] = string(pushSubscriptionPathOf(nil, string(appendPathSegment(nil, id))))
+		}
+	}
 	return nil
 }
 
-// parsePushIDs reads ids: an array of maxPushIDs Graph ids.
-func parsePushIDs(v gjson.Result) (string, bool) {
+// parsePushIDs reads ids, an array of 1 to maxPushIDs distinct Graph ids,
+// into dst and reports how many it holds.
+func parsePushIDs(v gjson.Result, dst *[maxPushIDs]string) (int, bool) {
 	if !v.IsArray() {
-		return "", false
+		return 0, false
 	}
-	var id string
 	n, ok := 0, true
 	eachElement(v.Raw, func(e gjson.Result) bool {
-		n++
-		if n > maxPushIDs || e.Type != gjson.String || !validGraphID(e.Str) {
+		if n == maxPushIDs || e.Type != gjson.String || !validGraphID(e.Str) {
 			ok = false
 			return false
 		}
-		id = e.Str
+		for _, seen := range dst[:n] {
+			if seen == e.Str {
+				ok = false // the same subscription twice: two DELETEs, one 404
+				return false
+			}
+		}
+		dst[n] = e.Str
+		n++
 		return true
 	})
-	return id, ok && n >= 1
+	return n, ok && n >= 1
 }
 
 // preparePushUnsubscribe opens the push state, if given, for its

@@ -1,6 +1,8 @@
 package translate
 
 import (
+	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -66,8 +68,8 @@ func FuzzPushSubscribeArgs(f *testing.F) {
 	})
 }
 
-// FuzzPushIDs: push.unsubscribe's ids become one escaped path segment
-// under /subscriptions, or invalid_args.
+// FuzzPushIDs: push.unsubscribe's ids become one DELETE each, of one
+// escaped path segment under /subscriptions, or invalid_args.
 func FuzzPushIDs(f *testing.F) {
 	for _, s := range []string{`["S1"]`, `["AB+c="]`, `[]`, `["a","b"]`, `["../x"]`, `"S1"`, `[null]`, `[["S1"]]`, `["%2e%2e"]`} {
 		f.Add(s)
@@ -87,9 +89,26 @@ func FuzzPushIDs(f *testing.F) {
 			}
 			return
 		}
-		seg, ok := strings.CutPrefix(p.Upstream.Path, "/v1.0/subscriptions/")
-		if !ok || seg == "" || strings.Contains(seg, "/") || p.Upstream.Method != "DELETE" {
+		paths := []string{p.Upstream.Path}
+		if len(c.more) > 0 {
+			paths = paths[:0]
+			for _, r := range gjson.GetBytes(p.Upstream.Body, "requests").Array() {
+				if r.Get("method").Str != "DELETE" {
+					t.Fatalf("request %s", r.Raw)
+				}
+				paths = append(paths, "/v1.0"+r.Get("url").Str)
+			}
+			if len(paths) != 1+len(c.more) {
+				t.Fatalf("%d requests for %d ids", len(paths), 1+len(c.more))
+			}
+		} else if p.Upstream.Method != "DELETE" {
 			t.Fatalf("call %s %s", p.Upstream.Method, p.Upstream.Path)
+		}
+		for _, path := range paths {
+			seg, ok := strings.CutPrefix(path, "/v1.0/subscriptions/")
+			if !ok || seg == "" || strings.Contains(seg, "/") {
+				t.Fatalf("path %s", path)
+			}
 		}
 	})
 }
@@ -171,5 +190,49 @@ func FuzzPushListAnswer(f *testing.F) {
 			}
 			return true
 		})
+	})
+}
+
+// FuzzPushUnsubscribeRespond: whatever Graph answers to a push.unsubscribe
+// that fans out, the device gets valid JSON, and the command succeeds only
+// when each of its three DELETEs answered 2xx or 404.
+func FuzzPushUnsubscribeRespond(f *testing.F) {
+	f.Add([]byte(`{"responses":[{"id":"0","status":204},{"id":"0.0","status":404},{"id":"0.1","status":204}]}`))
+	f.Add([]byte(`{"responses":[{"id":"0","status":204},{"id":"0.0","status":204},{"id":"0.0","status":500},{"id":"0.1","status":204}]}`))
+	f.Add([]byte(`{"responses":[{"id":"0.1","status":429,"headers":{"Retry-After":"3"}},{"id":"0","status":204},{"id":"0.0","status":204}]}`))
+	f.Add([]byte(`{"responses":[{"id":"0","status":204},{"id":"0.01","status":204},{"id":"0.1","status":204}]}`))
+	tr, _ := newPushTranslator(f)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		p := mustPlan(t, tr, cmd("push.unsubscribe", `{"ids":["S1","S2","S3"]}`))
+		defer p.Release()
+		var dst bytes.Buffer
+		o := p.Respond(&dst, 200, nil, body)
+		if !json.Valid(dst.Bytes()) {
+			t.Fatalf("invalid device JSON for %q: %s", body, dst.Bytes())
+		}
+		if o.Status != 200 || o.Results[0].Status != 200 {
+			return
+		}
+		// Success: the first answer to each id was 2xx or 404.
+		seen := map[string]bool{}
+		for _, r := range gjson.GetBytes(body, "responses").Array() {
+			id := r.Get("id")
+			if id.Type != gjson.String || seen[id.Str] || !r.IsObject() {
+				continue
+			}
+			st := r.Get("status")
+			if st.Type != gjson.Number {
+				continue
+			}
+			seen[id.Str] = true
+			if s := st.Float(); (s < 200 || s > 299) && s != 404 {
+				t.Fatalf("success although %s answered %v: %s", id.Str, s, body)
+			}
+		}
+		for _, id := range []string{"0", "0.0", "0.1"} {
+			if !seen[id] {
+				t.Fatalf("success without an answer for %s: %s", id, body)
+			}
+		}
 	})
 }

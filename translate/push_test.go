@@ -5,6 +5,7 @@ import (
 	"crypto/ecdh"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -295,7 +296,8 @@ func TestPushInvalidArgs(t *testing.T) {
 		{"unsubscribe both", "push.unsubscribe", `{"ids":["S1"],"state":"AAAA"}`, nil, msgPushStateOrIDs},
 		{"unsubscribe state not a string", "push.unsubscribe", `{"state":1}`, nil, msgBadStateArg},
 		{"unsubscribe empty ids", "push.unsubscribe", `{"ids":[]}`, nil, msgBadPushIDs},
-		{"unsubscribe two ids", "push.unsubscribe", `{"ids":["S1","S2"]}`, nil, msgBadPushIDs},
+		{"unsubscribe 21 ids", "push.unsubscribe", `{"ids":["S1","S2","S3","S4","S5","S6","S7","S8","S9","S10","S11","S12","S13","S14","S15","S16","S17","S18","S19","S20","S21"]}`, nil, msgBadPushIDs},
+		{"unsubscribe an id twice", "push.unsubscribe", `{"ids":["S1","S2","S1"]}`, nil, msgBadPushIDs},
 		{"unsubscribe bad id", "push.unsubscribe", `{"ids":["../x"]}`, nil, msgBadPushIDs},
 		{"unsubscribe id not a string", "push.unsubscribe", `{"ids":[1]}`, nil, msgBadPushIDs},
 		{"unsubscribe ids not an array", "push.unsubscribe", `{"ids":"S1"}`, nil, msgBadPushIDs},
@@ -654,12 +656,20 @@ func TestPushUnsubscribe(t *testing.T) {
 			t.Errorf("%s: %s", tc.args, out)
 		}
 	}
-	// A gone subscription is not_found: the device knows it is gone.
+	// A subscription already gone is what the device asked for: deleting
+	// is idempotent, so a retry after a partial failure succeeds.
 	p := mustPlan(t, tr, cmd("push.unsubscribe", `{"ids":["S1"]}`))
 	out, _ := respond(t, p, 404, nil, `{"error":{"code":"ResourceNotFound"}}`)
 	p.Release()
-	if gjson.Get(out, "results.0.error.code").Str != CodeNotFound {
+	if out != `{"results":[{"id":"c1","status":200,"data":{}}]}` {
 		t.Errorf("404: %s", out)
+	}
+	// Any other failure is the command's error.
+	p = mustPlan(t, tr, cmd("push.unsubscribe", `{"ids":["S1"]}`))
+	out, _ = respond(t, p, 403, nil, `{"error":{"code":"ExtensionError"}}`)
+	p.Release()
+	if gjson.Get(out, "results.0.error.code").Str != CodeForbidden {
+		t.Errorf("403: %s", out)
 	}
 	// An expired push state: its subscription expired with it.
 	tr2, clk := newPushTranslator(t)
@@ -814,4 +824,103 @@ func TestOwnStateRows(t *testing.T) {
 	if p := good.problems(); p != nil {
 		t.Errorf("own-state row refused: %v", p)
 	}
+}
+
+// TestPushUnsubscribeMany: several ids fan out into one DELETE each, in one
+// $batch with the envelope's other commands; the result is {} when every
+// DELETE answered 2xx or 404, else the first failure.
+func TestPushUnsubscribeMany(t *testing.T) {
+	tr, _ := newPushTranslator(t)
+	const envelope = `{"commands":[` +
+		`{"id":"u","op":"push.unsubscribe","args":{"ids":["S1","AB+c=","S3"]}},` +
+		`{"id":"f","op":"folder.get","args":{"folder":"inbox"}}]}`
+	p := mustPlan(t, tr, envelope)
+	u := p.Upstream
+	if u == nil || u.Method != "POST" || u.Path != "/v1.0/$batch" {
+		t.Fatalf("call %+v", u)
+	}
+	var got []string
+	for _, r := range gjson.GetBytes(u.Body, "requests").Array() {
+		got = append(got, r.Get("id").Str+" "+r.Get("method").Str+" "+r.Get("url").Str)
+	}
+	want := []string{
+		"0 DELETE /subscriptions/S1",
+		"0.0 DELETE /subscriptions/AB%2Bc=",
+		"0.1 DELETE /subscriptions/S3",
+		"1 GET /me/mailFolders/inbox?$select=id,displayName,parentFolderId,childFolderCount,unreadItemCount,totalItemCount,isHidden",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("requests:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	p.Release()
+
+	folder := `{"id":"1","status":200,"body":{"id":"AAMk","displayName":"Inbox"}}`
+	for _, tc := range []struct {
+		name  string
+		items string // the unsubscribe's answers
+		code  string // "" for {}
+		retry int64
+	}{
+		{"all deleted", `{"id":"0","status":204},{"id":"0.0","status":204},{"id":"0.1","status":204}`, "", 0},
+		{"one already gone", `{"id":"0.1","status":404,"body":{"error":{"code":"ResourceNotFound"}}},{"id":"0","status":204},{"id":"0.0","status":204}`, "", 0},
+		{"one throttled", `{"id":"0","status":204},{"id":"0.0","status":429,"headers":{"Retry-After":"7"}},{"id":"0.1","status":204}`, CodeThrottled, 7},
+		{"one failed, first failure wins", `{"id":"0","status":204},{"id":"0.0","status":403},{"id":"0.1","status":500}`, CodeForbidden, 0},
+		{"one missing", `{"id":"0","status":204},{"id":"0.1","status":204}`, CodeUpstreamError, 0},
+		{"ids not written exactly so are ignored", `{"id":"0","status":204},{"id":"0.00","status":204},{"id":"00.1","status":204},{"id":"0.2","status":204},{"id":"0.1","status":204}`, CodeUpstreamError, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := mustPlan(t, tr, envelope)
+			defer p.Release()
+			out, o := respond(t, p, 200, nil, `{"responses":[`+tc.items+`,`+folder+`]}`)
+			if o.Status != 200 {
+				t.Fatalf("envelope %d: %s", o.Status, out)
+			}
+			res := gjson.Get(out, "results.0")
+			if tc.code == "" {
+				if res.Get("status").Int() != 200 || res.Get("data").Raw != "{}" {
+					t.Errorf("%s", out)
+				}
+			} else if res.Get("error.code").Str != tc.code || res.Get("error.retryAfter").Int() != tc.retry {
+				t.Errorf("want %s/%d: %s", tc.code, tc.retry, out)
+			}
+			if gjson.Get(out, "results.1.data.folder.id").Str != "AAMk" {
+				t.Errorf("the other command: %s", out)
+			}
+		})
+	}
+
+	// Graph takes 20 requests in one $batch: 20 ids fill it, so a command
+	// after them fails alone, before anything is sent; 19 leave room for one.
+	ids := func(n int) string {
+		var b strings.Builder
+		for i := 0; i < n; i++ {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `"S%d"`, i)
+		}
+		return "[" + b.String() + "]"
+	}
+	for _, tc := range []struct {
+		n         int
+		items     int
+		foldersOK bool
+	}{{20, 20, false}, {19, 20, true}} {
+		p := mustPlan(t, tr, `{"commands":[{"id":"u","op":"push.unsubscribe","args":{"ids":`+ids(tc.n)+`}},{"id":"f","op":"folders.sync"}]}`)
+		if n := len(gjson.GetBytes(p.Upstream.Body, "requests").Array()); n != tc.items {
+			t.Errorf("%d ids: %d requests", tc.n, n)
+		}
+		if ok := p.cmds[1].err == nil; ok != tc.foldersOK {
+			t.Errorf("%d ids: folders.sync planned %v, want %v (%+v)", tc.n, ok, tc.foldersOK, p.cmds[1].err)
+		} else if !ok && p.cmds[1].err.Message != msgTooManyUpstreamItems {
+			t.Errorf("%d ids: %+v", tc.n, p.cmds[1].err)
+		}
+		p.Release()
+	}
+	// One command with 20 ids alone goes as a $batch of 20; one id alone is a direct call.
+	p = mustPlan(t, tr, cmd("push.unsubscribe", `{"ids":`+ids(20)+`}`))
+	if p.Upstream.Path != "/v1.0/$batch" {
+		t.Errorf("20 ids: %+v", p.Upstream)
+	}
+	p.Release()
 }

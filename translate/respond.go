@@ -75,8 +75,11 @@ func (p *Plan) Respond(dst *bytes.Buffer, status int, header http.Header, body [
 	for i := range p.items {
 		p.items[i] = batchItem{}
 	}
+	for i := range p.extra {
+		p.extra[i] = batchItem{}
+	}
 	p.answerInvalid = false
-	r := responder{header: header, direct: p.sent == 1}
+	r := responder{header: header, direct: p.upstreamItems == 1}
 	if p.Upstream != nil {
 		r.now = p.t.now()
 	}
@@ -157,7 +160,7 @@ func (p *Plan) readAnswer(r *responder, out *Outcome, status int, header http.He
 // directSpec returns the row of the one command of a direct call, or a row
 // without flags when the call is a $batch.
 func (p *Plan) directSpec() *opSpec {
-	if p.sent == 1 {
+	if p.upstreamItems == 1 {
 		for i := 0; i < p.n; i++ {
 			if c := &p.cmds[i]; c.err == nil {
 				return c.op.spec()
@@ -190,11 +193,11 @@ func (p *Plan) readBatchItem(r *responder, item gjson.Result) {
 		}
 		return true
 	})
-	if id.Type != gjson.String || len(id.Str) == 0 || len(id.Str) > 2 || status.Type != gjson.Number {
+	if id.Type != gjson.String || status.Type != gjson.Number {
 		return
 	}
-	idx, err := strconv.Atoi(id.Str)
-	if err != nil || idx < 0 || idx >= p.n || p.cmds[idx].err != nil || p.items[idx].present || strconv.Itoa(idx) != id.Str {
+	slot := p.itemSlot(id.Str)
+	if slot == nil || slot.present {
 		return
 	}
 	st := int(status.Num)
@@ -204,12 +207,84 @@ func (p *Plan) readBatchItem(r *responder, item gjson.Result) {
 	if body.Type == gjson.String {
 		body = decodeStringBody(body.Str)
 	}
-	p.items[idx] = batchItem{present: true, status: st, headers: headers, body: body}
+	*slot = batchItem{present: true, status: st, headers: headers, body: body}
 	if st == http.StatusTooManyRequests {
 		if ra, ok := parseRetryAfter(itemHeader(headers, "Retry-After"), r.now); ok && ra > r.throttleRA {
 			r.throttleRA = ra
 		}
 	}
+}
+
+// itemSlot returns where the answer of the $batch item with the given id
+// goes (see appendBatchItem: "i" for command i's first request, "i.j" for
+// its further request more[j]), or nil when no request of the plan has
+// that id, written exactly so.
+func (p *Plan) itemSlot(id string) *batchItem {
+	cmd, sub, dot := id, "", false
+	for k := 0; k < len(id); k++ {
+		if id[k] == '.' {
+			cmd, sub, dot = id[:k], id[k+1:], true
+			break
+		}
+	}
+	idx, ok := smallIndex(cmd)
+	if !ok || idx >= p.n || p.cmds[idx].err != nil {
+		return nil
+	}
+	c := &p.cmds[idx]
+	if !dot {
+		return &p.items[idx]
+	}
+	j, ok := smallIndex(sub)
+	if !ok || j >= len(c.more) {
+		return nil
+	}
+	return &p.extra[c.extraAt+j]
+}
+
+// smallIndex reads a decimal index below 100 written without leading zeros.
+func smallIndex(s string) (int, bool) {
+	switch {
+	case len(s) == 1 && s[0] >= '0' && s[0] <= '9':
+		return int(s[0] - '0'), true
+	case len(s) == 2 && s[0] >= '1' && s[0] <= '9' && s[1] >= '0' && s[1] <= '9':
+		return int(s[0]-'0')*10 + int(s[1]-'0'), true
+	}
+	return 0, false
+}
+
+// decidingItem returns the answer that decides command i's result: the
+// first of its answers that failed (a non-2xx status, except 404 for an
+// opGoneIsDone op), else its first answer; nil when an answer is missing.
+// A command without further requests has one answer, which decides.
+func (p *Plan) decidingItem(i int) *batchItem {
+	c := &p.cmds[i]
+	first := &p.items[i]
+	if !first.present {
+		return nil
+	}
+	if len(c.more) == 0 {
+		return first
+	}
+	goneIsDone := c.op.spec().flags&opGoneIsDone != 0
+	var failed *batchItem
+	for k := -1; k < len(c.more); k++ {
+		it := first
+		if k >= 0 {
+			it = &p.extra[c.extraAt+k]
+		}
+		if !it.present {
+			return nil
+		}
+		ok := it.status/100 == 2 || (goneIsDone && it.status == http.StatusNotFound)
+		if !ok && failed == nil {
+			failed = it
+		}
+	}
+	if failed != nil {
+		return failed
+	}
+	return first
 }
 
 // decodeStringBody handles a $batch item body sent as a base64(url) string
@@ -241,15 +316,22 @@ func (p *Plan) appendResults(b []byte, r *responder, envRequestID string) []byte
 		b = append(b, `","status":`...)
 		mark := len(b)
 		var fail *Error
+		var it *batchItem
+		if c.err == nil {
+			it = p.decidingItem(i)
+		}
 		switch {
 		case c.err != nil:
 			fail = c.err
-		case !p.items[i].present:
+		case it == nil:
 			fail = upstreamFailed(msgUpstreamMissing)
 			fail.RequestID = envRequestID
 		default:
-			it := &p.items[i]
-			if it.status == http.StatusNotModified && c.ifNoneMatch != "" {
+			if it.status == http.StatusNotFound && c.op.spec().flags&opGoneIsDone != 0 {
+				// Already gone: what the device asked for.
+				b = append(b, `200,"data":`...)
+				b, _ = p.appendData(b, c, gjson.Result{})
+			} else if it.status == http.StatusNotModified && c.ifNoneMatch != "" {
 				// A conditional request (files.list's etag) whose object is unchanged.
 				b = append(b, `200,"data":{"notModified":true}`...)
 			} else if it.status/100 == 2 {

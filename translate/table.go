@@ -61,6 +61,11 @@ const (
 	// opFolderOptional: the folder argument may be absent (the row's parse
 	// picks the default).
 	opFolderOptional
+	// opGoneIsDone: the op deletes, and an upstream 404 means the thing is
+	// already gone, which is what the device asked for: it counts as
+	// success, so a command that fanned out (see command.more) can be
+	// retried whole after a partial failure.
+	opGoneIsDone
 )
 
 // opSpec is one row of the command table.
@@ -208,7 +213,8 @@ var opRows = [...]opSpec{
 	{wire: 23, name: "push.list", args: argMailbox | argDevice, flags: opRootless, method: http.MethodGet,
 		parse: parsePushListArgs, prepare: (*Plan).preparePushList, path: pushSubscriptionsPath,
 		answer: (*Plan).appendPushListData},
-	{wire: 24, name: "push.unsubscribe", args: argMailbox | argState | argIDs, flags: opRootless | opOwnState | opEmptyData,
+	{wire: 24, name: "push.unsubscribe", args: argMailbox | argState | argIDs,
+		flags:  opRootless | opOwnState | opEmptyData | opGoneIsDone,
 		method: http.MethodDelete, parse: parsePushUnsubscribeArgs, prepare: (*Plan).preparePushUnsubscribe,
 		path: pushSubscriptionPath, answer: appendEmptyData},
 }
@@ -285,6 +291,9 @@ func (s *opSpec) problems() []string {
 	}
 	if s.flags&opItemID != 0 && s.args&argID == 0 {
 		p = append(p, "opItemID without an id argument")
+	}
+	if s.flags&opGoneIsDone != 0 && (s.method != http.MethodDelete || s.flags&opEmptyData == 0) {
+		p = append(p, "opGoneIsDone on an op that is not a DELETE with empty data")
 	}
 	if s.sealLink != nil && s.flags&opDelta == 0 {
 		p = append(p, "sealLink on an op without delta sync")

@@ -14,6 +14,10 @@ const (
 	DefaultStateTTL = 30 * 24 * time.Hour
 	// MaxBatchCommands is Graph's $batch limit and the largest MaxCommands.
 	MaxBatchCommands = 20
+	// MaxBatchItems is how many upstream requests one device envelope may
+	// need, Graph's $batch limit: commands that fan out (push.unsubscribe
+	// with several ids) count each of their requests.
+	MaxBatchItems = 20
 	// DefaultMaxCommands is used when Options.MaxCommands is 0.
 	DefaultMaxCommands = MaxBatchCommands
 	// StateKeySize is the length in bytes of a state key (AES-256).
