@@ -157,6 +157,29 @@ func one[T any](ctx context.Context, c *Client, add func(*Batch) *Pending[T]) (T
 	return p.Result()
 }
 
+// oneIdempotent runs one command alone as one does, and again after its
+// Retry-After plus jitter while the command alone is refused as throttled
+// (Do itself retries a request throttled as a whole), up to
+// Options.MaxAttempts: for commands that do no harm when run twice.
+func oneIdempotent[T any](ctx context.Context, c *Client, add func(*Batch) *Pending[T]) (T, error) {
+	var zero T
+	for attempt := 1; ; attempt++ {
+		b := c.NewBatch()
+		p := add(b)
+		if err := c.Do(ctx, b); err != nil {
+			return zero, err
+		}
+		result, err := p.Result()
+		wait, retry := c.retryDelay(err, attempt)
+		if !retry {
+			return result, err
+		}
+		if serr := c.sleep(ctx, wait); serr != nil {
+			return zero, serr
+		}
+	}
+}
+
 // FolderGet runs folder.get alone.
 func (c *Client) FolderGet(ctx context.Context, a FolderGetArgs) (Folder, error) {
 	return one(ctx, c, func(b *Batch) *Pending[Folder] { return b.FolderGet(a) })
