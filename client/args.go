@@ -119,6 +119,20 @@ type AttachmentsListArgs struct {
 	ID      string `json:"id"`
 }
 
+// AttachmentsRecentArgs are the arguments of attachments.recent. Since,
+// Folder and Window shape the first page only; later pages pass State alone.
+type AttachmentsRecentArgs struct {
+	Mailbox string `json:"mailbox,omitempty"`
+	// Since (RFC 3339) is the oldest mail looked at; "" means 30 days ago.
+	Since string `json:"since,omitempty"`
+	// Folder is a folder id or a well-known name; "" means every folder
+	// (Junk and Deleted Items included).
+	Folder string `json:"folder,omitempty"`
+	State  string `json:"state,omitempty"`
+	// Window is the number of messages per page, 1–50 (bridge default 50).
+	Window int `json:"window,omitempty"`
+}
+
 // CalendarSyncArgs are the arguments of calendar.sync; Start and End
 // (RFC 3339) are required on the first call and sealed in the state.
 type CalendarSyncArgs struct {

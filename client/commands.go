@@ -66,6 +66,11 @@ func (b *Batch) AttachmentsList(a AttachmentsListArgs) *Pending[[]Attachment] {
 	return add[[]Attachment](b, "attachments.list", "attachments", a)
 }
 
+// AttachmentsRecent adds attachments.recent.
+func (b *Batch) AttachmentsRecent(a AttachmentsRecentArgs) *Pending[AttachmentsRecentPage] {
+	return add[AttachmentsRecentPage](b, "attachments.recent", "", a)
+}
+
 // CalendarSync adds calendar.sync.
 func (b *Batch) CalendarSync(a CalendarSyncArgs) *Pending[SyncPage[Event]] {
 	return add[SyncPage[Event]](b, "calendar.sync", "", a)
@@ -234,6 +239,11 @@ func (c *Client) MailSearch(ctx context.Context, a MailSearchArgs) (SearchPage, 
 // AttachmentsList runs attachments.list alone.
 func (c *Client) AttachmentsList(ctx context.Context, a AttachmentsListArgs) ([]Attachment, error) {
 	return one(ctx, c, func(b *Batch) *Pending[[]Attachment] { return b.AttachmentsList(a) })
+}
+
+// AttachmentsRecent runs one page of attachments.recent alone.
+func (c *Client) AttachmentsRecent(ctx context.Context, a AttachmentsRecentArgs) (AttachmentsRecentPage, error) {
+	return one(ctx, c, func(b *Batch) *Pending[AttachmentsRecentPage] { return b.AttachmentsRecent(a) })
 }
 
 // EventRespond runs event.respond alone.

@@ -248,3 +248,46 @@ type FileLink struct {
 	Size int64  `json:"size,omitempty"`
 	ETag string `json:"etag,omitempty"`
 }
+
+// AttachmentsRecentPage is one answer of attachments.recent: messages with
+// attachments, newest first. Paging may repeat an attachment: dedupe by id.
+type AttachmentsRecentPage struct {
+	Items []MessageAttachments `json:"items"`
+	// State continues the listing when More is true.
+	State string `json:"state,omitempty"`
+	More  bool   `json:"more"`
+}
+
+// MessageAttachments is one message of attachments.recent with its
+// attachments (empty when Graph expanded none).
+type MessageAttachments struct {
+	Message     RecentMessage      `json:"message"`
+	Attachments []RecentAttachment `json:"attachments"`
+}
+
+// RecentMessage is the message an attachments.recent item came with.
+type RecentMessage struct {
+	ID      string  `json:"id"`
+	Subject string  `json:"subject,omitempty"`
+	From    *Person `json:"from,omitempty"`
+	// Received is an RFC 3339 time in UTC.
+	Received string `json:"received,omitempty"`
+	// Folder is the message's folder id, so an app can leave out Junk
+	// and Deleted Items.
+	Folder string `json:"folder,omitempty"`
+}
+
+// RecentAttachment describes one attachment of attachments.recent; its
+// content is downloaded with Client.Attachment.
+type RecentAttachment struct {
+	ID   string `json:"id"`
+	Name string `json:"name,omitempty"`
+	Size int64  `json:"size,omitempty"`
+	Type string `json:"type,omitempty"`
+	// Inline is advisory only (Graph gets it wrong both ways): apps hide
+	// only inline images.
+	Inline bool `json:"inline,omitempty"`
+	// Kind is "file", "item" or "link" ("" for another type); a link (a
+	// reference attachment) cannot be downloaded.
+	Kind string `json:"kind,omitempty"`
+}
