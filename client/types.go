@@ -291,3 +291,32 @@ type RecentAttachment struct {
 	// reference attachment) cannot be downloaded.
 	Kind string `json:"kind,omitempty"`
 }
+
+// PushSubscription is the answer of push.subscribe.
+type PushSubscription struct {
+	// State renews the subscription (PushSubscribeArgs.State) or deletes
+	// it (PushUnsubscribeArgs.State); keep it with the subscription.
+	State string `json:"state"`
+	// ID is Graph's subscription id.
+	ID string `json:"id"`
+	// Expires is when Graph ends the subscription (RFC 3339, UTC).
+	Expires string `json:"expires"`
+	// RenewAfter is when to renew (RFC 3339, UTC): two thirds of the
+	// subscription's lifetime.
+	RenewAfter string `json:"renewAfter"`
+}
+
+// ListedSubscription is one subscription of push.list.
+type ListedSubscription struct {
+	// ID is Graph's subscription id, for PushUnsubscribeArgs.IDs.
+	ID string `json:"id"`
+	// Watch ("mail", "calendar" or "contacts") and Platform ("apns",
+	// "fcm" or "webpush") are set only for a subscription this bridge
+	// made whose routing record still opens.
+	Watch    string `json:"watch,omitempty"`
+	Platform string `json:"platform,omitempty"`
+	// Expires is Graph's expiry (RFC 3339), when it reads as a time.
+	Expires string `json:"expires,omitempty"`
+	// Mine is true when the subscription was made with PushListArgs.Device.
+	Mine bool `json:"mine"`
+}
