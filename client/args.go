@@ -33,10 +33,13 @@ type MailSyncArgs struct {
 	Fields []string `json:"fields,omitempty"`
 }
 
-// MailGetArgs are the arguments of mail.get.
+// MailGetArgs are the arguments of mail.get: exactly one of ID and Ref.
 type MailGetArgs struct {
 	Mailbox string `json:"mailbox,omitempty"`
-	ID      string `json:"id"`
+	ID      string `json:"id,omitempty"`
+	// Ref is a sealed message reference from an alert push's "m", in place
+	// of ID; it goes without Mailbox (a push is of the user's own mailbox).
+	Ref string `json:"ref,omitempty"`
 	// Body is "text" (bridge default), "html" or "none".
 	Body   string   `json:"body,omitempty"`
 	Fields []string `json:"fields,omitempty"`

@@ -122,6 +122,15 @@ func TestCommandsSendTheirArgsAndDecodeTheirData(t *testing.T) {
 		data: `{}`,
 		want: Empty{},
 	}, {
+		name: "mail.get by an alert push's ref",
+		call: func(ctx context.Context, c *Client) (any, error) {
+			return c.MailGet(ctx, MailGetArgs{Ref: "AAAAAbQ1x0mR4vJc2p8UuV4mRz1Gg3k9", Fields: []string{"subject", "from"}})
+		},
+		op:   "mail.get",
+		args: `{"ref":"AAAAAbQ1x0mR4vJc2p8UuV4mRz1Gg3k9","fields":["subject","from"]}`,
+		data: `{"message":{"id":"M7","subject":"lunch?","from":{"name":"Ann","addr":"ann@x.example"}}}`,
+		want: Message{ID: "M7", Subject: "lunch?", From: &Person{Name: "Ann", Addr: "ann@x.example"}},
+	}, {
 		name: "attachments.recent first page",
 		call: func(ctx context.Context, c *Client) (any, error) {
 			return c.AttachmentsRecent(ctx, AttachmentsRecentArgs{Mailbox: "shared@x.example",
