@@ -2,8 +2,10 @@ package deviceclient
 
 // The arguments of each command, with the device API's names. Zero values
 // are left out of the request, so a command gets the bridge's defaults.
-// Every command takes Mailbox (a user principal name or object id) to work
-// on a shared or delegated mailbox instead of the token's own.
+// Every command but the push commands takes Mailbox (a user principal name
+// or object id) to work on a shared or delegated mailbox instead of the
+// token's own; Graph's delegated subscriptions cover the signed-in user's
+// own mailbox only, so the bridge refuses a push command with a mailbox.
 
 // FoldersSyncArgs are the arguments of folders.sync.
 type FoldersSyncArgs struct {
@@ -31,10 +33,13 @@ type MailSyncArgs struct {
 	Fields []string `json:"fields,omitempty"`
 }
 
-// MailGetArgs are the arguments of mail.get.
+// MailGetArgs are the arguments of mail.get: exactly one of ID and Ref.
 type MailGetArgs struct {
 	Mailbox string `json:"mailbox,omitempty"`
-	ID      string `json:"id"`
+	ID      string `json:"id,omitempty"`
+	// Ref is a sealed message reference from an alert push's "m", in place
+	// of ID; it goes without Mailbox (a push is of the user's own mailbox).
+	Ref string `json:"ref,omitempty"`
 	// Body is "text" (bridge default), "html" or "none".
 	Body   string   `json:"body,omitempty"`
 	Fields []string `json:"fields,omitempty"`
@@ -117,6 +122,20 @@ type MailSearchArgs struct {
 type AttachmentsListArgs struct {
 	Mailbox string `json:"mailbox,omitempty"`
 	ID      string `json:"id"`
+}
+
+// AttachmentsRecentArgs are the arguments of attachments.recent. Since,
+// Folder and Window shape the first page only; later pages pass State alone.
+type AttachmentsRecentArgs struct {
+	Mailbox string `json:"mailbox,omitempty"`
+	// Since (RFC 3339) is the oldest mail looked at; "" means 30 days ago.
+	Since string `json:"since,omitempty"`
+	// Folder is a folder id or a well-known name; "" means every folder
+	// (Junk and Deleted Items included).
+	Folder string `json:"folder,omitempty"`
+	State  string `json:"state,omitempty"`
+	// Window is the number of messages per page, 1–50 (bridge default 50).
+	Window int `json:"window,omitempty"`
 }
 
 // CalendarSyncArgs are the arguments of calendar.sync; Start and End
@@ -251,4 +270,58 @@ type FilesLinkArgs struct {
 	Mailbox string `json:"mailbox,omitempty"`
 	Drive   string `json:"drive,omitempty"`
 	ID      string `json:"id"`
+}
+
+// PushSubscribeArgs are the arguments of push.subscribe. Platform decides
+// the target: "apns" takes Token (and Env); "fcm" exactly one of Token and
+// FID; "webpush" Endpoint, P256DH and Auth. A target field of another
+// platform is invalid_args.
+type PushSubscribeArgs struct {
+	// Platform is "apns", "fcm" or "webpush".
+	Platform string `json:"platform"`
+	// Token is the APNs device token (hex) or the FCM registration token.
+	Token string `json:"token,omitempty"`
+	// FID is the FCM Firebase installation id.
+	FID string `json:"fid,omitempty"`
+	// Endpoint is the web push service's https URL.
+	Endpoint string `json:"endpoint,omitempty"`
+	// P256DH is base64url of the web push subscription's P-256 public key.
+	P256DH string `json:"p256dh,omitempty"`
+	// Auth is base64url of the web push subscription's 16-byte secret.
+	Auth string `json:"auth,omitempty"`
+	// Env is the APNs environment: "production" (bridge default) or "sandbox".
+	Env string `json:"env,omitempty"`
+	// Watch is "mail" (bridge default), "calendar" or "contacts".
+	Watch string `json:"watch,omitempty"`
+	// Folder is the mail folder watched, an id or a well-known name (bridge
+	// default "inbox"); with Watch "mail" only.
+	Folder string `json:"folder,omitempty"`
+	// Device is the app's per-install id, 1–64 of [A-Za-z0-9_-]; push.list
+	// tells this install's subscriptions apart by it.
+	Device string `json:"device"`
+	// Account is a tag of up to 16 [A-Za-z0-9_-] that every push carries
+	// as "a", so the app tells its accounts apart.
+	Account string `json:"account,omitempty"`
+	// Alert makes new mail an alert push carrying sealed message
+	// references (MailGetArgs.Ref); always so for webpush.
+	Alert bool `json:"alert,omitempty"`
+	// State renews the subscription of an earlier answer; every other
+	// argument must be as it was then.
+	State string `json:"state,omitempty"`
+}
+
+// PushListArgs are the arguments of push.list.
+type PushListArgs struct {
+	// Device is the app's per-install id; the subscriptions made with it
+	// are listed as Mine.
+	Device string `json:"device,omitempty"`
+}
+
+// PushUnsubscribeArgs are the arguments of push.unsubscribe: exactly one
+// of State and IDs.
+type PushUnsubscribeArgs struct {
+	// State is a push state of push.subscribe.
+	State string `json:"state,omitempty"`
+	// IDs are 1–20 distinct subscription ids (Graph's), one DELETE each.
+	IDs []string `json:"ids,omitempty"`
 }

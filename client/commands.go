@@ -66,6 +66,11 @@ func (b *Batch) AttachmentsList(a AttachmentsListArgs) *Pending[[]Attachment] {
 	return add[[]Attachment](b, "attachments.list", "attachments", a)
 }
 
+// AttachmentsRecent adds attachments.recent.
+func (b *Batch) AttachmentsRecent(a AttachmentsRecentArgs) *Pending[AttachmentsRecentPage] {
+	return add[AttachmentsRecentPage](b, "attachments.recent", "", a)
+}
+
 // CalendarSync adds calendar.sync.
 func (b *Batch) CalendarSync(a CalendarSyncArgs) *Pending[SyncPage[Event]] {
 	return add[SyncPage[Event]](b, "calendar.sync", "", a)
@@ -131,6 +136,21 @@ func (b *Batch) FilesLink(a FilesLinkArgs) *Pending[FileLink] {
 	return add[FileLink](b, "files.link", "", a)
 }
 
+// PushSubscribe adds push.subscribe.
+func (b *Batch) PushSubscribe(a PushSubscribeArgs) *Pending[PushSubscription] {
+	return add[PushSubscription](b, "push.subscribe", "", a)
+}
+
+// PushList adds push.list.
+func (b *Batch) PushList(a PushListArgs) *Pending[[]ListedSubscription] {
+	return add[[]ListedSubscription](b, "push.list", "subscriptions", a)
+}
+
+// PushUnsubscribe adds push.unsubscribe.
+func (b *Batch) PushUnsubscribe(a PushUnsubscribeArgs) *Pending[Empty] {
+	return add[Empty](b, "push.unsubscribe", "", a)
+}
+
 // FilesList runs one page of files.list alone.
 func (c *Client) FilesList(ctx context.Context, a FilesListArgs) (FilePage, error) {
 	return one(ctx, c, func(b *Batch) *Pending[FilePage] { return b.FilesList(a) })
@@ -155,6 +175,29 @@ func one[T any](ctx context.Context, c *Client, add func(*Batch) *Pending[T]) (T
 		return zero, err
 	}
 	return p.Result()
+}
+
+// oneIdempotent runs one command alone as one does, and again after its
+// Retry-After plus jitter while the command alone is refused as throttled
+// (Do itself retries a request throttled as a whole), up to
+// Options.MaxAttempts: for commands that do no harm when run twice.
+func oneIdempotent[T any](ctx context.Context, c *Client, add func(*Batch) *Pending[T]) (T, error) {
+	var zero T
+	for attempt := 1; ; attempt++ {
+		b := c.NewBatch()
+		p := add(b)
+		if err := c.Do(ctx, b); err != nil {
+			return zero, err
+		}
+		result, err := p.Result()
+		wait, retry := c.retryDelay(err, attempt)
+		if !retry {
+			return result, err
+		}
+		if serr := c.sleep(ctx, wait); serr != nil {
+			return zero, serr
+		}
+	}
 }
 
 // FolderGet runs folder.get alone.
@@ -213,6 +256,11 @@ func (c *Client) AttachmentsList(ctx context.Context, a AttachmentsListArgs) ([]
 	return one(ctx, c, func(b *Batch) *Pending[[]Attachment] { return b.AttachmentsList(a) })
 }
 
+// AttachmentsRecent runs one page of attachments.recent alone.
+func (c *Client) AttachmentsRecent(ctx context.Context, a AttachmentsRecentArgs) (AttachmentsRecentPage, error) {
+	return one(ctx, c, func(b *Batch) *Pending[AttachmentsRecentPage] { return b.AttachmentsRecent(a) })
+}
+
 // EventRespond runs event.respond alone.
 func (c *Client) EventRespond(ctx context.Context, a EventRespondArgs) error {
 	_, err := one(ctx, c, func(b *Batch) *Pending[Empty] { return b.EventRespond(a) })
@@ -248,5 +296,27 @@ func (c *Client) ContactUpdate(ctx context.Context, a ContactUpdateArgs) (Contac
 // ContactDelete runs contact.delete alone.
 func (c *Client) ContactDelete(ctx context.Context, a ContactDeleteArgs) error {
 	_, err := one(ctx, c, func(b *Batch) *Pending[Empty] { return b.ContactDelete(a) })
+	return err
+}
+
+// PushSubscribe runs push.subscribe alone. A renewal (a.State set) may
+// answer resync_required (IsCode(err, CodeResyncRequired)): the
+// subscription cannot be renewed, so the app subscribes again without a
+// state and unsubscribes the old subscription by its id, both in one batch.
+func (c *Client) PushSubscribe(ctx context.Context, a PushSubscribeArgs) (PushSubscription, error) {
+	return one(ctx, c, func(b *Batch) *Pending[PushSubscription] { return b.PushSubscribe(a) })
+}
+
+// PushList runs push.list alone.
+func (c *Client) PushList(ctx context.Context, a PushListArgs) ([]ListedSubscription, error) {
+	return one(ctx, c, func(b *Batch) *Pending[[]ListedSubscription] { return b.PushList(a) })
+}
+
+// PushUnsubscribe runs push.unsubscribe alone. A subscription already gone
+// counts as deleted, so a command refused as throttled is sent again
+// whole, after its Retry-After, like a sync page; its other errors are
+// returned, and the caller may retry the whole command later.
+func (c *Client) PushUnsubscribe(ctx context.Context, a PushUnsubscribeArgs) error {
+	_, err := oneIdempotent(ctx, c, func(b *Batch) *Pending[Empty] { return b.PushUnsubscribe(a) })
 	return err
 }

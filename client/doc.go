@@ -25,12 +25,22 @@
 //		...
 //	}
 //
+// Push: PushSubscribe creates a Graph subscription whose notifications
+// reach the device as content-free pushes, and answers a state to keep.
+// Renew after RenewAfter with the same arguments and that state; a renewal
+// answered resync_required is replaced, in one batch, by a subscription
+// without a state and a PushUnsubscribe of the old one's id. PushList finds
+// an earlier install's leftovers (Mine tells this install's own apart).
+// Push commands take no mailbox: Graph subscribes the signed-in user only.
+//
 // Retries: an envelope answered 429 throttled (Graph refused the whole
 // request, so nothing was done) is sent again after its Retry-After plus
-// jitter, up to Options.MaxAttempts; a throttled page of a sync round is
-// retried the same way. Nothing else is retried: a send whose answer was
-// lost must not go out twice.
+// jitter, up to Options.MaxAttempts; a throttled page of a sync round, and
+// a throttled PushUnsubscribe (deleting a subscription already gone counts
+// as done), are retried the same way. Nothing else is retried: a send
+// whose answer was lost must not go out twice.
 //
 // The package imports no Caddy and none of the bridge's own packages: it
-// speaks the wire protocol only, as an app would.
+// speaks the wire protocol only, as an app would. Only its tests import
+// the translator, to hold the client to the bridge's list of commands.
 package deviceclient

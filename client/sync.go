@@ -84,19 +84,5 @@ func syncRound[T any](ctx context.Context, c *Client, state string, page func(*B
 // command alone was throttled (Do itself retries a request throttled as a
 // whole).
 func syncPage[T any](ctx context.Context, c *Client, state string, page func(*Batch, string) *Pending[SyncPage[T]]) (SyncPage[T], error) {
-	for attempt := 1; ; attempt++ {
-		b := c.NewBatch()
-		p := page(b, state)
-		if err := c.Do(ctx, b); err != nil {
-			return SyncPage[T]{}, err
-		}
-		result, err := p.Result()
-		wait, retry := c.retryDelay(err, attempt)
-		if !retry {
-			return result, err
-		}
-		if serr := c.sleep(ctx, wait); serr != nil {
-			return SyncPage[T]{}, serr
-		}
-	}
+	return oneIdempotent(ctx, c, func(b *Batch) *Pending[SyncPage[T]] { return page(b, state) })
 }

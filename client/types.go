@@ -248,3 +248,75 @@ type FileLink struct {
 	Size int64  `json:"size,omitempty"`
 	ETag string `json:"etag,omitempty"`
 }
+
+// AttachmentsRecentPage is one answer of attachments.recent: messages with
+// attachments, newest first. Paging may repeat an attachment: dedupe by id.
+type AttachmentsRecentPage struct {
+	Items []MessageAttachments `json:"items"`
+	// State continues the listing when More is true.
+	State string `json:"state,omitempty"`
+	More  bool   `json:"more"`
+}
+
+// MessageAttachments is one message of attachments.recent with its
+// attachments (empty when Graph expanded none).
+type MessageAttachments struct {
+	Message     RecentMessage      `json:"message"`
+	Attachments []RecentAttachment `json:"attachments"`
+}
+
+// RecentMessage is the message an attachments.recent item came with.
+type RecentMessage struct {
+	ID      string  `json:"id"`
+	Subject string  `json:"subject,omitempty"`
+	From    *Person `json:"from,omitempty"`
+	// Received is an RFC 3339 time in UTC.
+	Received string `json:"received,omitempty"`
+	// Folder is the message's folder id, so an app can leave out Junk
+	// and Deleted Items.
+	Folder string `json:"folder,omitempty"`
+}
+
+// RecentAttachment describes one attachment of attachments.recent; its
+// content is downloaded with Client.Attachment.
+type RecentAttachment struct {
+	ID   string `json:"id"`
+	Name string `json:"name,omitempty"`
+	Size int64  `json:"size,omitempty"`
+	Type string `json:"type,omitempty"`
+	// Inline is advisory only (Graph gets it wrong both ways): apps hide
+	// only inline images.
+	Inline bool `json:"inline,omitempty"`
+	// Kind is "file", "item" or "link" ("" for another type); a link (a
+	// reference attachment) cannot be downloaded.
+	Kind string `json:"kind,omitempty"`
+}
+
+// PushSubscription is the answer of push.subscribe.
+type PushSubscription struct {
+	// State renews the subscription (PushSubscribeArgs.State) or deletes
+	// it (PushUnsubscribeArgs.State); keep it with the subscription.
+	State string `json:"state"`
+	// ID is Graph's subscription id.
+	ID string `json:"id"`
+	// Expires is when Graph ends the subscription (RFC 3339, UTC).
+	Expires string `json:"expires"`
+	// RenewAfter is when to renew (RFC 3339, UTC): two thirds of the
+	// subscription's lifetime.
+	RenewAfter string `json:"renewAfter"`
+}
+
+// ListedSubscription is one subscription of push.list.
+type ListedSubscription struct {
+	// ID is Graph's subscription id, for PushUnsubscribeArgs.IDs.
+	ID string `json:"id"`
+	// Watch ("mail", "calendar" or "contacts") and Platform ("apns",
+	// "fcm" or "webpush") are set only for a subscription this bridge
+	// made whose routing record still opens.
+	Watch    string `json:"watch,omitempty"`
+	Platform string `json:"platform,omitempty"`
+	// Expires is Graph's expiry (RFC 3339), when it reads as a time.
+	Expires string `json:"expires,omitempty"`
+	// Mine is true when the subscription was made with PushListArgs.Device.
+	Mine bool `json:"mine"`
+}
