@@ -1,7 +1,7 @@
 // Command devicectl is a command-line device for the devicebridge device
 // API: it mirrors a mailbox into SQLite as an app would, lists, reads,
-// sends, searches and downloads, so an operator can see exactly what a
-// user's device sees.
+// sends, searches and downloads, and lists and removes the user's push
+// subscriptions, so an operator can see exactly what a user's device sees.
 //
 // Connection flags (every command):
 //
@@ -118,6 +118,7 @@ func newRootCommand(stdout, stderr io.Writer, getenv func(string) string) *cobra
 		newSendCommand(conn),
 		newGetCommand(conn, stderr),
 		newSearchCommand(conn),
+		newPushCommand(conn),
 	)
 	return root
 }
