@@ -22,9 +22,9 @@ func init() {
 // only: never expose it to untrusted clients); other requests go to the next
 // handler. APNs needs HTTP/2, so serve the site over TLS.
 //
-// Records, subscriptions and issued tokens live in the module instance:
-// loading a new config starts afresh (keys survive when they come from
-// files).
+// Records and subscriptions live in the module instance: loading a new
+// config starts afresh (keys survive when they come from files, and so do
+// the FCM access tokens issued under them, which verify themselves).
 type Handler struct {
 	// ControlPrefix is the path prefix of the control API.
 	// Default: /_push.

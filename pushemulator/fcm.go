@@ -1,8 +1,12 @@
 package pushemulator
 
 import (
+	"crypto/hmac"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -12,7 +16,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -29,28 +32,78 @@ const (
 	maxAssertionLifetime = time.Hour
 	// maxFCMRequestBody bounds what the emulator reads of a request.
 	maxFCMRequestBody = 64 << 10
-	// maxIssuedTokens bounds the table of issued access tokens.
-	maxIssuedTokens = 100000
 	// maxFCMTTLSeconds is FCM's maximum android.ttl (4 weeks).
 	maxFCMTTLSeconds = 28 * 24 * 3600
 )
 
-// fcmService holds the service account and the access tokens issued.
+// fcmService holds the service account. The access tokens it issues
+// verify themselves (see issueAccessToken): like Google's, a token stays
+// good for its lifetime whichever instance of the emulator checks it, a
+// new one after a Caddy reload included.
 type fcmService struct {
 	key         *rsa.PrivateKey
 	keyID       string
 	clientEmail string
 	clientID    string
-
-	mu     sync.Mutex
-	tokens map[string]issuedToken
 }
 
-// issuedToken is an access token the token endpoint issued.
+// issuedToken is what an access token says of itself.
 type issuedToken struct {
 	expires time.Time
 	fcm     bool // scope grants FCM
 	email   string
+}
+
+// accessTokenPrefix starts every access token the emulator issues.
+const accessTokenPrefix = "ya29.emu-"
+
+// tokenMACKey is the key of the access tokens' MAC: derived from the
+// service account's private key, so it is the same for every instance
+// that loads the same credentials.
+func (f *fcmService) tokenMACKey() []byte {
+	h := sha256.New()
+	h.Write([]byte("devicebridge push emulator: fcm access token\x00"))
+	h.Write(f.key.D.Bytes())
+	return h.Sum(nil)
+}
+
+// issueAccessToken returns accessTokenPrefix + base64url(expiry (8 bytes,
+// Unix seconds) | scope grants FCM (1 byte) | client email) + "." +
+// base64url(HMAC-SHA256 of those bytes).
+func (f *fcmService) issueAccessToken(t issuedToken) string {
+	payload := binary.BigEndian.AppendUint64(nil, uint64(t.expires.Unix()))
+	grant := byte(0)
+	if t.fcm {
+		grant = 1
+	}
+	payload = append(append(payload, grant), t.email...)
+	mac := hmac.New(sha256.New, f.tokenMACKey())
+	mac.Write(payload)
+	return accessTokenPrefix + base64.RawURLEncoding.EncodeToString(payload) + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// openAccessToken checks an access token's MAC and returns what it says.
+func (f *fcmService) openAccessToken(token string) (issuedToken, bool) {
+	rest, ok := strings.CutPrefix(token, accessTokenPrefix)
+	if !ok {
+		return issuedToken{}, false
+	}
+	p64, m64, ok := strings.Cut(rest, ".")
+	payload, err1 := base64.RawURLEncoding.DecodeString(p64)
+	got, err2 := base64.RawURLEncoding.DecodeString(m64)
+	if !ok || err1 != nil || err2 != nil || len(payload) < 9 {
+		return issuedToken{}, false
+	}
+	mac := hmac.New(sha256.New, f.tokenMACKey())
+	mac.Write(payload)
+	if !hmac.Equal(got, mac.Sum(nil)) {
+		return issuedToken{}, false
+	}
+	return issuedToken{
+		expires: time.Unix(int64(binary.BigEndian.Uint64(payload[:8])), 0),
+		fcm:     payload[8] == 1,
+		email:   string(payload[9:]),
+	}, true
 }
 
 // serviceAccountFile is the JSON of a Google service-account key.
@@ -69,7 +122,7 @@ type serviceAccountFile struct {
 }
 
 func newFCMService(o *Options) (*fcmService, error) {
-	f := &fcmService{tokens: map[string]issuedToken{}}
+	f := &fcmService{}
 	if o.FCMCredentialsFile != "" {
 		data, err := loadOrCreateFile(o.FCMCredentialsFile, func() ([]byte, error) {
 			if o.Origin == "" {
@@ -250,20 +303,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 			grantsFCM = true
 		}
 	}
-	token := "ya29.emu-" + randomID(32)
-	f.mu.Lock()
-	if len(f.tokens) >= maxIssuedTokens {
-		for k, v := range f.tokens {
-			if !v.expires.After(now) {
-				delete(f.tokens, k)
-			}
-		}
-		if len(f.tokens) >= maxIssuedTokens {
-			clear(f.tokens)
-		}
-	}
-	f.tokens[token] = issuedToken{expires: now.Add(s.opts.FCMTokenLifetime), fcm: grantsFCM, email: f.clientEmail}
-	f.mu.Unlock()
+	token := f.issueAccessToken(issuedToken{expires: now.Add(s.opts.FCMTokenLifetime), fcm: grantsFCM, email: f.clientEmail})
 	data, _ := json.Marshal(map[string]any{
 		"access_token": token,
 		"expires_in":   int(s.opts.FCMTokenLifetime / time.Second),
@@ -377,9 +417,7 @@ func (s *Server) serveFCMSend(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-	s.fcm.mu.Lock()
-	issued, known := s.fcm.tokens[strings.TrimSpace(token)]
-	s.fcm.mu.Unlock()
+	issued, known := s.fcm.openAccessToken(strings.TrimSpace(token))
 	if !strings.EqualFold(scheme, "bearer") || !known || !issued.expires.After(now) {
 		fail(&fcmError{httpStatus: http.StatusUnauthorized, status: "UNAUTHENTICATED",
 			message: "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential."})

@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -272,4 +273,37 @@ func TestFCMCredentialsFile(t *testing.T) {
 
 	_, err = NewServer(Options{FCMCredentialsFile: file, FCMProject: "other"})
 	assert.ErrorContains(t, err, "differs")
+}
+
+// An access token stays good across emulator instances that load the same
+// credentials (a Caddy reload), as Google's do; a changed byte or another
+// service account's instance refuses it.
+func TestFCMAccessTokenVerifiesItself(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "fcm.json")
+	open := func() *fcmService {
+		f, err := newFCMService(&Options{FCMCredentialsFile: file, Origin: "https://localhost:9446"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	first, second := open(), open()
+	want := issuedToken{expires: time.Unix(1796000000, 0), fcm: true, email: first.clientEmail}
+	token := first.issueAccessToken(want)
+	got, ok := second.openAccessToken(token)
+	if !ok || got != want {
+		t.Fatalf("the second instance read %+v %v", got, ok)
+	}
+	tampered := []byte(token)
+	tampered[len(accessTokenPrefix)+3] ^= 1
+	if _, ok := second.openAccessToken(string(tampered)); ok {
+		t.Fatal("a changed token opened")
+	}
+	other, err := newFCMService(&Options{FCMProject: "other"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := other.openAccessToken(token); ok {
+		t.Fatal("another service account's instance accepted the token")
+	}
 }
